@@ -1,0 +1,1 @@
+"""Cycle-level model of an N:M structured-sparse systolic-array accelerator."""
