@@ -1,0 +1,63 @@
+"""CPU MoE kernels (numpy + the BLAS it links): dense, loop, grouped, capacity.
+
+``loop`` is the common naive implementation (as in Hugging Face's Mixtral block): for each
+expert, a boolean mask over all (token, slot) pairs, a gather, the FFN and a fancy-index
+add into the output. The others are ``kernels.moe.plans`` run with ``xp = numpy``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kernels.moe import plans
+from kernels.moe.ops import activate, full_routing
+from suite.registry import register_kernel
+from suite.workloads.moe import MoePrepared
+from suite.workloads.moe_routing import load_imbalance
+
+
+def _prepared(plan: plans.Plan, inst, inputs) -> MoePrepared:
+    info = {"load_imbalance": load_imbalance(inputs.expert_idx, inst.experts)}
+    if plan.dropped is not None:
+        info.update(capacity=inst.capacity)
+    return MoePrepared(run=plan.run, flops=plan.flops, dropped=plan.dropped, info=info)
+
+
+@register_kernel("moe", "dense", device="cpu",
+                 description="every expert on every token, dense combine (baseline)")
+def dense(instance, inputs, ctx):
+    return _prepared(plans.make_dense(np, np.asarray, instance, inputs), instance, inputs)
+
+
+@register_kernel("moe", "grouped", device="cpu",
+                 description="sort by expert once, contiguous per-expert GEMMs (dropless)")
+def grouped(instance, inputs, ctx):
+    return _prepared(plans.make_grouped(np, np.asarray, instance, inputs), instance, inputs)
+
+
+@register_kernel("moe", "capacity", device="cpu",
+                 description="GShard capacity-padded batched GEMM, drops overflow tokens")
+def capacity(instance, inputs, ctx):
+    return _prepared(plans.make_capacity(np, np.asarray, instance, inputs), instance, inputs)
+
+
+@register_kernel("moe", "loop", device="cpu",
+                 description="per-expert loop: boolean mask, gather, FFN, index add")
+def loop(instance, inputs, ctx):
+    idx, weight = full_routing(inputs)
+    x, w_in, w_down = inputs.x, inputs.w_in, inputs.w_down
+    ff, act = instance.d_ff, instance.activation
+
+    def run():
+        y = np.zeros_like(x)
+        for e in range(w_in.shape[0]):
+            tok, slot = np.nonzero(idx == e)
+            if tok.size == 0:
+                continue
+            h = x[tok] @ w_in[e]
+            a = activate(np, h, act, np.empty((tok.size, ff), x.dtype))
+            y[tok] += (a @ w_down[e]) * weight[tok, slot, None]
+        return y
+
+    flops = 2.0 * instance.d_model * ff * (3 if instance.gated else 2) * idx.size
+    return _prepared(plans.Plan(run, flops), instance, inputs)
