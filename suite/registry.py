@@ -16,15 +16,17 @@ A kernel raises ``suite.errors.Unsupported("why")`` when it cannot run an instan
 is skipped with that reason). Heavy libraries are imported inside the function, so a missing
 one skips rows instead of breaking start-up. Plug-in modules are found by ``load_plugins``:
 every direct child module or sub-package of ``suite.workloads``, ``kernels`` and
-``simulators`` (names starting with ``_`` are skipped), plus any module named by the ``sparsecap.plugins`` entry-point group.
+``simulators`` (names starting with ``_`` are skipped), plus any module named by the ``sparsecap.plugins`` entry-point group or listed
+(comma-separated) in the ``SPARSECAP_PLUGINS`` environment variable.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import importlib.util
 import pkgutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -90,10 +92,12 @@ class KernelSpec:
         return self.supports(instance) if self.supports else None
 
 
+ANY_FAMILY = "*"  # kernels that serve every family, like the harness's null system
 _FAMILIES: dict[str, FamilySpec] = {}
 _KERNELS: dict[tuple[str, str, str], KernelSpec] = {}
 _DEVICE_KINDS: dict[str, Callable[[str], "Device"]] = {}
 _DEVICE_DOCS: dict[str, str] = {}
+_BROKEN: dict[str, str] = {}
 _loaded = False
 
 
@@ -146,19 +150,24 @@ def device_kinds() -> dict[str, str]:
 def get_family(name: str) -> FamilySpec:
     load_plugins()
     if name not in _FAMILIES:
-        raise UserError(f"unknown family {name!r}; allowed: {', '.join(sorted(_FAMILIES))}")
+        raise UserError(f"unknown family {name!r}; allowed: {', '.join(sorted(_FAMILIES))}"
+                        + broken_note())
     return _FAMILIES[name]
 
 
 def find_kernel(family: str, name: str, device_kind: str) -> KernelSpec | None:
+    """The kernel, or a family-agnostic one (registered for family ``*``) bound to ``family``."""
     load_plugins()
-    return _KERNELS.get((family, name, device_kind))
+    spec = _KERNELS.get((family, name, device_kind))
+    if spec is None and (ANY_FAMILY, name, device_kind) in _KERNELS:
+        spec = replace(_KERNELS[(ANY_FAMILY, name, device_kind)], family=family)
+    return spec
 
 
 def kernel_names(family: str, device_kind: str) -> list[str]:
     load_plugins()
     return sorted(k.name for k in _KERNELS.values()
-                  if k.family == family and k.device == device_kind)
+                  if k.family in (family, ANY_FAMILY) and k.device == device_kind)
 
 
 def make_device(name: str) -> "Device":
@@ -179,10 +188,14 @@ def load_plugins() -> None:
         return
     _loaded = True
     importlib.import_module("suite.devices")
+    importlib.import_module("suite.null_system")
     for package in ("suite.workloads", "kernels", "simulators"):
         _import_tree(package)
     for ep in entry_points(group="sparsecap.plugins"):
         ep.load()
+    # Plug-ins that are not packaged (a lab's own kernels, test families) by module name.
+    for name in filter(None, os.environ.get("SPARSECAP_PLUGINS", "").split(",")):
+        _import_plugin(name.strip())
 
 
 def _import_tree(package_name: str) -> None:
@@ -194,4 +207,25 @@ def _import_tree(package_name: str) -> None:
     for info in pkgutil.iter_modules(package.__path__, prefix=package_name + "."):
         if info.name.rsplit(".", 1)[-1].startswith("_"):
             continue
-        importlib.import_module(info.name)
+        _import_plugin(info.name)
+
+
+def _import_plugin(name: str) -> None:
+    """A plug-in that fails to import costs its own rows, never the whole harness."""
+    try:
+        importlib.import_module(name)
+    except Exception as exc:
+        _BROKEN[name] = f"{type(exc).__name__}: {exc}"
+
+
+def broken_plugins() -> dict[str, str]:
+    """Plug-in modules that failed to import, with the error (shown by --list and errors)."""
+    load_plugins()
+    return dict(_BROKEN)
+
+
+def broken_note() -> str:
+    if not _BROKEN:
+        return ""
+    return " (plug-ins that failed to import: " + "; ".join(
+        f"{k}: {v}" for k, v in sorted(_BROKEN.items())) + ")"

@@ -21,7 +21,9 @@ class Work:
 
     ``flops_dense``: FLOPs of the dense computation; ``flops_useful``: FLOPs on the
     non-zeros actually present (activated experts for MoE); ``bytes_min``: the fewest bytes
-    a dense-format kernel must move (each input read once, output written once);
+    the activated data needs (non-zero values or routed experts' weights, activations in,
+    output out; no indices) - the S-MBU numerator; kernels report their own format's bytes
+    in ``Prepared.bytes_min`` for the roofline;
     ``units``: how many units of work one call does (``unit_name``: op, token, query).
     """
 

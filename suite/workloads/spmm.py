@@ -89,7 +89,7 @@ class SpmmInstance(WorkloadInstance):
         nnz = int(np.count_nonzero(inputs.weight))
         return Work(flops_dense=2.0 * self.m * self.k * self.n,
                     flops_useful=2.0 * nnz * self.n,
-                    bytes_min=float(item * (self.m * self.k + self.k * self.n + self.m * self.n)),
+                    bytes_min=float(item * (nnz + self.k * self.n + self.m * self.n)),
                     units=1.0, unit_name="op")
 
     def check(self, output: Any, reference: np.ndarray, inputs: SpmmInputs,

@@ -1,0 +1,129 @@
+"""What ``run-suite`` prints: the plan, a progress bar, result tables and the listing.
+
+Uses rich; every function writes to the terminal only (files are ``suite.report``'s job).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+from pathlib import Path
+from typing import Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from suite import registry
+
+# Piped output (CI logs) gets a width that fits the tables instead of rich's 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 150)
+
+
+def print_plan(plan, config, out_dir: Path) -> None:
+    devices = ", ".join(f"{n}" + (f" (unavailable: {d.unavailable_reason()})"
+                                  if d.unavailable_reason() else "")
+                        for n, d in plan.devices.items())
+    console.print(f"[bold]suite[/] {config.name}: {len(plan.instances)} instances, "
+                  f"{plan.row_count} rows on {devices}")
+    console.print(f"[bold]out[/] {out_dir}")
+
+
+@contextlib.contextmanager
+def progress(total: int, enabled: bool = True) -> Iterator[tuple]:
+    if not enabled:
+        yield (lambda n=1: None), (lambda text: None)
+        return
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=console, transient=True)
+    with bar:
+        task = bar.add_task("starting", total=total)
+        yield ((lambda n=1: bar.advance(task, n)),
+               (lambda text: bar.update(task, description=text[:60])))
+
+
+def print_summary(out_dir: Path, summary, paths: list[Path], elapsed_s: float) -> None:
+    print_tables(out_dir)
+    counts = summary.counts
+    console.print(f"[bold]{len(summary.written)} rows[/] in {elapsed_s:.0f} s: "
+                  f"{counts.get('ok', 0)} ok, {counts.get('failed', 0)} failed, "
+                  f"{counts.get('skipped', 0)} skipped"
+                  + (f"; {summary.resumed_rows} kept from before" if summary.resumed_rows else ""))
+    print_paths(paths)
+
+
+def print_paths(paths: list[Path]) -> None:
+    if paths:
+        console.print("[bold]wrote[/] " + ", ".join(str(p) for p in paths))
+
+
+def print_tables(run_dir: Path) -> None:
+    from suite.report import load_run
+
+    frame = load_run(run_dir)
+    for family, part in frame.groupby("family"):
+        table = Table(title=f"{family}", show_lines=False, header_style="bold")
+        for name in ("instance", "system", "status", "median ms", "speedup", "GFLOP/s",
+                     part.accuracy_metric.iloc[0], "roofline"):
+            table.add_column(name, justify="left" if name in ("instance", "system", "status")
+                             else "right")
+        for _, row in part.sort_values(["instance_label", "system"]).iterrows():
+            table.add_row(row.instance_label, row.system, _status(row), _num(row.median_s, 1e3),
+                          _num(row.speedup, 1, "x"), _num(row.gflops_useful),
+                          _sci(row.accuracy_value), _num(row.roofline_fraction, 100, "%"))
+        console.print(table)
+        _print_reasons(part)
+
+
+def _print_reasons(part) -> None:
+    """Why rows did not run, once per distinct reason, under the table."""
+    not_ok = part[part.status != "ok"]
+    for (system, status, reason), rows in not_ok.groupby(["system", "status", "reason"]):
+        console.print(f"  {system} {status} on {len(rows)} instance(s): {reason}",
+                      highlight=False)
+
+
+def print_listing() -> None:
+    from suite.config import packaged_suites
+
+    for name, spec in sorted(registry.families().items()):
+        console.print(f"[bold]family {name}[/]: {spec.description}")
+        for param, text in spec.params.items():
+            console.print(f"    {param}: {text}")
+        table = Table("kernel", "device", "runs here?", "what it is")
+        for k in sorted(registry.kernels(name) + registry.kernels(registry.ANY_FAMILY),
+                        key=lambda k: (k.device, k.name)):
+            table.add_row(k.name, k.device, _kernel_here(k), k.description)
+        console.print(table)
+    console.print("[bold]devices[/]")
+    for kind, doc in sorted(registry.device_kinds().items()):
+        reason = None if kind == "sim" else registry.make_device(kind).unavailable_reason()
+        console.print(f"    {kind}: {doc}" + (f"  [red]unavailable: {reason}[/]" if reason else ""))
+    console.print("[bold]suites[/]: " + ", ".join(packaged_suites()))
+    for module, error in sorted(registry.broken_plugins().items()):
+        console.print(f"[red]plug-in {module} failed to import[/]: {error}")
+
+
+def _kernel_here(spec) -> str:
+    reason = spec.missing_needs()
+    if reason is None and spec.device != "sim":
+        reason = registry.make_device(spec.device).unavailable_reason()
+    return "yes" if reason is None else f"no: {reason}"
+
+
+def _status(row) -> str:
+    color = {"ok": "green", "failed": "red"}.get(row.status, "yellow")
+    return f"[{color}]{row.status}[/]"
+
+
+def _num(value, scale: float = 1.0, suffix: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value * scale:.3g}{suffix}"
+
+
+def _sci(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.2e}"

@@ -1,0 +1,18 @@
+"""The ``null`` system: returns the precomputed reference, so its time is harness overhead.
+
+Like MLPerf's ``backend_null``: listing ``{device: cpu, kernel: null}`` in a suite shows
+how much of a measured time is the harness's own per-call cost, for every family.
+"""
+
+from __future__ import annotations
+
+from suite.registry import ANY_FAMILY, register_kernel
+from suite.workload import Prepared
+
+
+@register_kernel(ANY_FAMILY, "null", device="cpu",
+                 description="returns the reference: measures harness overhead")
+def null_system(instance, inputs, ctx):
+    answer = instance.reference(inputs)
+    return Prepared(run=lambda: answer, flops=0.0, bytes_min=0.0,
+                    info={"note": "harness overhead only"})

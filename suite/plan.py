@@ -1,0 +1,131 @@
+"""Turn a validated suite into a plan: which systems run which instances on which device.
+
+Each family's dense baseline kernel is added on every device a family runs on, because
+speedups are only ever taken against a baseline measured in the same run.
+Main entry: ``make_plan(config, only, system_patterns) -> Plan``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+from suite import registry
+from suite.config import SuiteConfig, SystemEntry, expand_instances
+from suite.devices import Device
+from suite.errors import UserError
+from suite.registry import KernelSpec
+from suite.workload import WorkloadInstance
+
+
+@dataclass(frozen=True)
+class System:
+    """A kernel bound to a device, as configured by one YAML entry."""
+
+    entry: SystemEntry
+    spec: KernelSpec
+    device: Device
+    is_baseline: bool
+
+    @property
+    def system_id(self) -> str:
+        return self.entry.system_id
+
+
+@dataclass(frozen=True)
+class Plan:
+    instances: list[WorkloadInstance]
+    devices: dict[str, Device]
+    systems: list[System]
+
+    def systems_for(self, instance: WorkloadInstance, device: Device) -> list[System]:
+        """Baseline first, then the others, for this instance's family on this device."""
+        chosen = [s for s in self.systems
+                  if s.device is device and s.spec.family == instance.family]
+        return sorted(chosen, key=lambda s: not s.is_baseline)
+
+    @property
+    def row_count(self) -> int:
+        return sum(len(self.systems_for(i, d)) for i in self.instances
+                   for d in self.devices.values())
+
+
+def make_plan(cfg: SuiteConfig, only: set[str] | None = None,
+              system_patterns: list[str] | None = None) -> Plan:
+    if only:
+        unknown = sorted(only - set(registry.families()))
+        if unknown:
+            raise UserError(f"--only: unknown family {unknown[0]!r}; allowed: "
+                            + ", ".join(sorted(registry.families())))
+    instances = expand_instances(cfg, only)
+    if not instances:
+        raise UserError(f"{cfg.source}: no workload instances"
+                        + (f" for --only {','.join(sorted(only))}" if only else ""))
+    suite_families = {i.family for i in instances}
+    devices: dict[str, Device] = {}
+    systems: list[System] = []
+    for entry in cfg.systems:
+        device = _device(cfg, entry, devices)
+        for family in sorted(suite_families):
+            spec = _kernel(cfg, entry, family, device, suite_families)
+            if spec is not None:
+                baseline = spec.name == registry.get_family(family).baseline_kernel
+                systems.append(System(entry, spec, device, baseline))
+    systems = _filter(systems, system_patterns)
+    systems = _add_baselines(systems, suite_families)
+    used = {s.device.name for s in systems}
+    return Plan(instances, {k: v for k, v in devices.items() if k in used}, systems)
+
+
+def _device(cfg: SuiteConfig, entry: SystemEntry, devices: dict[str, Device]) -> Device:
+    if entry.device not in devices:
+        try:
+            devices[entry.device] = registry.make_device(entry.device)
+        except UserError as exc:
+            raise cfg.error(f"{entry.path}.device", str(exc)) from None
+    return devices[entry.device]
+
+
+def _kernel(cfg: SuiteConfig, entry: SystemEntry, family: str, device: Device,
+            suite_families: set[str]) -> KernelSpec | None:
+    if entry.family is not None and entry.family not in registry.families():
+        raise cfg.error(f"{entry.path}.family", f"unknown family {entry.family!r}; allowed: "
+                        + ", ".join(sorted(registry.families())))
+    if entry.family is not None and entry.family != family:
+        return None
+    spec = registry.find_kernel(family, entry.kernel, device.kind)
+    if spec is None and not any(registry.find_kernel(f, entry.kernel, device.kind)
+                                for f in suite_families):
+        allowed = sorted({n for f in suite_families for n in registry.kernel_names(f, device.kind)})
+        raise cfg.error(f"{entry.path}.kernel", f"unknown kernel {entry.kernel!r} on "
+                        f"{device.kind}; allowed: {', '.join(allowed) or 'none'}"
+                        + registry.broken_note())
+    return spec
+
+
+def _filter(systems: list[System], patterns: list[str] | None) -> list[System]:
+    if not patterns:
+        return systems
+    kept = [s for s in systems if any(fnmatch.fnmatch(s.system_id, p) for p in patterns)]
+    if not kept:
+        raise UserError(f"--systems: {','.join(patterns)} matches none of "
+                        + ", ".join(sorted({s.system_id for s in systems})))
+    return kept
+
+
+def _add_baselines(systems: list[System], families: set[str]) -> list[System]:
+    """Every (family, device) in the plan gets its family's dense kernel as baseline."""
+    out = list(systems)
+    for device in {id(s.device): s.device for s in systems}.values():
+        for family in families:
+            here = [s for s in out if s.device is device and s.spec.family == family]
+            if not here or any(s.is_baseline for s in here):
+                continue
+            name = registry.get_family(family).baseline_kernel
+            spec = registry.find_kernel(family, name, device.kind)
+            if spec is None:
+                raise UserError(f"family {family} has no baseline kernel {name!r} on "
+                                f"{device.kind}; cannot compute speedups there")
+            out.append(System(SystemEntry(device.name, name, path="(baseline)"),
+                              spec, device, True))
+    return out
