@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -22,7 +23,7 @@ console = Console(width=None if sys.stdout.isatty() else 150)
 
 
 def print_plan(plan, config, out_dir: Path) -> None:
-    devices = ", ".join(f"{n}" + (f" (unavailable: {d.unavailable_reason()})"
+    devices = ", ".join(f"{n}" + (f" (unavailable: {escape(d.unavailable_reason())})"
                                   if d.unavailable_reason() else "")
                         for n, d in plan.devices.items())
     console.print(f"[bold]suite[/] {config.name}: {len(plan.instances)} instances, "
@@ -69,7 +70,7 @@ def print_tables(run_dir: Path) -> None:
             table.add_column(name, justify="left" if name in ("instance", "system", "status")
                              else "right")
         for _, row in part.sort_values(["instance_label", "system"]).iterrows():
-            table.add_row(row.instance_label, row.system, _status(row), _num(row.median_s, 1e3),
+            table.add_row(escape(row.instance_label), escape(row.system), _status(row), _num(row.median_s, 1e3),
                           _num(row.speedup, 1, "x"), _num(row.gflops_useful),
                           _sci(row.accuracy_value), _num(row.roofline_fraction, 100, "%"))
         console.print(table)
@@ -80,7 +81,7 @@ def _print_reasons(part) -> None:
     """Why rows did not run, once per distinct reason, under the table."""
     not_ok = part[part.status != "ok"]
     for (system, status, reason), rows in not_ok.groupby(["system", "status", "reason"]):
-        console.print(f"  {system} {status} on {len(rows)} instance(s): {reason}",
+        console.print(f"  {escape(system)} {status} on {len(rows)} instance(s): {escape(reason)}",
                       highlight=False)
 
 
@@ -90,19 +91,20 @@ def print_listing() -> None:
     for name, spec in sorted(registry.families().items()):
         console.print(f"[bold]family {name}[/]: {spec.description}")
         for param, text in spec.params.items():
-            console.print(f"    {param}: {text}")
+            console.print(f"    {param}: {escape(text)}", highlight=False)
         table = Table("kernel", "device", "runs here?", "what it is")
         for k in sorted(registry.kernels(name) + registry.kernels(registry.ANY_FAMILY),
                         key=lambda k: (k.device, k.name)):
-            table.add_row(k.name, k.device, _kernel_here(k), k.description)
+            table.add_row(k.name, k.device, escape(_kernel_here(k)), escape(k.description))
         console.print(table)
     console.print("[bold]devices[/]")
     for kind, doc in sorted(registry.device_kinds().items()):
         reason = None if kind == "sim" else registry.make_device(kind).unavailable_reason()
-        console.print(f"    {kind}: {doc}" + (f"  [red]unavailable: {reason}[/]" if reason else ""))
+        console.print(f"    {kind}: {escape(doc)}"
+                      + (f"  [red]unavailable:[/] {escape(reason)}" if reason else ""))
     console.print("[bold]suites[/]: " + ", ".join(packaged_suites()))
     for module, error in sorted(registry.broken_plugins().items()):
-        console.print(f"[red]plug-in {module} failed to import[/]: {error}")
+        console.print(f"[red]plug-in {module} failed to import[/]: {escape(error)}")
 
 
 def _kernel_here(spec) -> str:

@@ -1,0 +1,91 @@
+"""The runner: validated before timed, failures become rows, speedups come from the same run."""
+
+from __future__ import annotations
+
+import pytest
+
+from suite.config import parse_suite
+from suite.errors import UserError
+from suite.plan import make_plan
+from suite.records import read_records
+from suite.runner import RECORDS_FILE, run_plan
+from tests.conftest import TOY_SUITE
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("toy")
+    cfg = parse_suite(TOY_SUITE, "toy.yaml")
+    summary = run_plan(make_plan(cfg), cfg, out)
+    rows = {(r.instance_label, r.kernel): r for r in read_records(out / RECORDS_FILE)}
+    return rows, summary, out
+
+
+def test_every_planned_row_is_recorded_once(toy_run):
+    rows, summary, _ = toy_run
+    assert len(rows) == len(summary.written) == 2 * 6  # 2 instances x (5 systems + baseline)
+
+
+def test_a_correct_kernel_is_timed_against_the_interleaved_baseline(toy_run):
+    rows, *_ = toy_run
+    good = rows[("toy size=8", "good")]
+    assert good.status == "ok" and good.valid is True
+    assert 3 <= len(good.samples_s) <= 5
+    assert good.p10_s <= good.median_s <= good.p90_s
+    assert good.baseline_system == "cpu/dense"
+    assert good.speedup == pytest.approx(good.baseline_median_s / good.median_s)
+    assert rows[("toy size=8", "dense")].speedup == 1.0
+
+
+def test_a_wrong_result_is_a_failed_row_never_a_fast_one(toy_run):
+    rows, *_ = toy_run
+    wrong = rows[("toy size=8", "wrong")]
+    assert wrong.status == "failed" and wrong.valid is False
+    assert wrong.reason.startswith("wrong result: max_error")
+    assert wrong.samples_s == [] and wrong.median_s is None and wrong.speedup is None
+
+
+def test_a_raising_kernel_is_a_failed_row_with_its_reason(toy_run):
+    rows, *_ = toy_run
+    assert rows[("toy size=5", "boom")].status == "failed"
+    assert "RuntimeError: kernel exploded" in rows[("toy size=5", "boom")].reason
+
+
+def test_unsupported_and_missing_libraries_are_skipped_rows(toy_run):
+    rows, *_ = toy_run
+    assert rows[("toy size=8", "odd-only")].reason == "needs an odd size"
+    assert rows[("toy size=5", "odd-only")].status == "ok"
+    assert rows[("toy size=5", "needs-missing")].status == "skipped"
+    assert "no_such_module_xyz" in rows[("toy size=5", "needs-missing")].reason
+
+
+def test_derived_metrics_follow_from_work_and_time(toy_run):
+    rows, *_ = toy_run
+    r = rows[("toy size=8", "good")]
+    assert r.gflops_useful == pytest.approx(r.flops_useful / r.median_s / 1e9)
+    assert r.throughput_units_per_s == pytest.approx(8 / r.median_s)
+    assert 0 < r.roofline_fraction and r.s_mbu > 0
+    assert r.cost_usd_per_million_units == pytest.approx(
+        r.price_usd_per_hour / 3600 * r.median_s / 8 * 1e6)
+
+
+def test_records_carry_provenance(toy_run):
+    rows, *_ = toy_run
+    r = rows[("toy size=5", "good")]
+    assert r.schema_version == 1 and r.env_id and r.config_hash and r.run_id
+    assert r.params == {"size": 5}
+
+
+def test_a_second_run_into_the_same_directory_needs_resume(tmp_path):
+    cfg = parse_suite(TOY_SUITE, "toy.yaml")
+    run_plan(make_plan(cfg), cfg, tmp_path)
+    with pytest.raises(UserError, match="use --resume"):
+        run_plan(make_plan(cfg), cfg, tmp_path)
+
+
+def test_env_json_holds_the_measured_peaks(toy_run):
+    import json
+    env = json.loads((toy_run[2] / "env.json").read_text())
+    assert env["peaks"]["cpu"]["flops_per_s"] > 1e9
+    assert env["peaks"]["cpu"]["bytes_per_s"] > 1e8
+    assert env["blas"] and env["libraries"]["numpy"]
