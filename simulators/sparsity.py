@@ -1,0 +1,132 @@
+"""Which N:M pattern each weight tile runs with, and the compressed form the PEs hold.
+
+Entry points: ``plan_tiles(support, ...)`` picks, per tile of filters that share one fold
+schedule, the supported pattern with the shortest compressed K (``ceil(K/M) * N``); a tile
+no supported pattern covers falls back to dense, as real hardware must. ``compress_nm`` and
+``nm_matmul`` build and use the values + in-group indices representation (functional output).
+Masks are ``(filters, K)``: one row per output feature, N:M groups run along K.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulators.hw_config import SparsitySupport
+
+DENSE = (1, 1)  # a dense tile: every "group" of one weight keeps its one weight
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """Per tile: filters in it, chosen (n, m) (``(1, 1)`` = dense), compressed K, fallback."""
+
+    filters: np.ndarray
+    n: np.ndarray
+    m: np.ndarray
+    k_compressed: np.ndarray
+    fallback: np.ndarray
+
+    @property
+    def sparse(self) -> np.ndarray:
+        return self.m > 1
+
+    @property
+    def fallback_fraction(self) -> float:
+        """Share of tiles that had zeros but ran dense: no supported pattern covered them."""
+        return float(self.fallback.mean()) if self.fallback.size else 0.0
+
+    def pattern_counts(self) -> dict[str, int]:
+        labels = ["dense" if m == 1 else f"{n}:{m}" for n, m in zip(self.n, self.m, strict=True)]
+        return {label: labels.count(label) for label in sorted(set(labels))}
+
+
+def plan_tiles(support: SparsitySupport, k: int, filters: int, tile_filters: int,
+               mask: np.ndarray | None = None, nm: tuple[int, int] | None = None) -> TilePlan:
+    """Choose each tile's pattern from the real ``mask`` or, without one, an exact ``nm``."""
+    sizes = _tile_sizes(filters, tile_filters)
+    tiles = sizes.size
+    best_n, best_m = np.ones(tiles, dtype=np.int64), np.ones(tiles, dtype=np.int64)
+    best_k = np.full(tiles, k, dtype=np.int64)
+    has_zeros = np.full(tiles, nm is not None and nm[0] < nm[1])
+    if mask is not None:
+        has_zeros = _tile_max(~mask, sizes, axis_len=k) > 0
+    for n_fixed, m in support.candidates():
+        need = _required_n(mask, nm, m, k, sizes)
+        n = np.maximum(need, 1) if n_fixed == 0 else np.full(tiles, n_fixed)
+        ok = need <= n
+        k_c = math.ceil(k / m) * n
+        better = ok & (k_c < best_k)
+        best_n, best_m = np.where(better, n, best_n), np.where(better, m, best_m)
+        best_k = np.where(better, k_c, best_k)
+    fallback = (best_m == 1) & has_zeros & (support.mode != "dense")
+    return TilePlan(sizes, best_n, best_m, best_k, fallback)
+
+
+def _tile_sizes(filters: int, tile_filters: int) -> np.ndarray:
+    full, rest = divmod(filters, tile_filters)
+    return np.array([tile_filters] * full + ([rest] if rest else []), dtype=np.int64)
+
+
+def _required_n(mask, nm, m: int, k: int, sizes: np.ndarray) -> np.ndarray:
+    """Largest non-zero count of any aligned group of ``m`` along K, per tile."""
+    if mask is None:
+        return np.full(sizes.size, _worst_case_count(nm, m) if nm else m)
+    groups = math.ceil(k / m)
+    padded = np.zeros((mask.shape[0], groups * m), dtype=np.int32)
+    padded[:, :k] = mask
+    counts = padded.reshape(mask.shape[0], groups, m).sum(axis=2).max(axis=1)
+    return _tile_max(counts[:, None], sizes, axis_len=1)
+
+
+def _tile_max(values: np.ndarray, sizes: np.ndarray, axis_len: int) -> np.ndarray:
+    per_filter = values.reshape(values.shape[0], -1).max(axis=1) if axis_len else values
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    return np.maximum.reduceat(per_filter.astype(np.int64), starts)
+
+
+def _worst_case_count(nm: tuple[int, int], m: int) -> int:
+    """Most non-zeros an aligned group of ``m`` can hold in a matrix that is exactly n:m0."""
+    n0, m0 = nm
+    if m % m0 == 0:
+        return n0 * (m // m0)
+    if m0 % m == 0:
+        return min(n0, m)
+    return min(m, n0 * (math.ceil((m - 1) / m0) + 1))
+
+
+def compress_nm(weight: np.ndarray, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, K)`` weights -> values and in-group indices, each ``(rows, ceil(K/m), n)``.
+
+    Raises ValueError when a group holds more than ``n`` non-zeros (the pattern does not fit).
+    """
+    rows, k = weight.shape
+    groups = math.ceil(k / m)
+    padded = np.zeros((rows, groups * m), dtype=weight.dtype)
+    padded[:, :k] = weight
+    grouped = padded.reshape(rows, groups, m)
+    if np.count_nonzero(grouped, axis=2).max(initial=0) > n:
+        raise ValueError(f"weights do not fit {n}:{m}")
+    # Non-zeros first (stable), so the n kept slots hold every non-zero of the group.
+    order = np.argsort(grouped == 0, axis=2, kind="stable")[:, :, :n]
+    return np.take_along_axis(grouped, order, axis=2), order.astype(np.uint8)
+
+
+def nm_matmul(values: np.ndarray, index: np.ndarray, m: int, x: np.ndarray,
+              chunk_bytes: int = 64 << 20) -> np.ndarray:
+    """``W @ x`` from the compressed form: each value meets the activation its index picks."""
+    rows, groups, n = values.shape
+    k = x.shape[0]
+    x_pad = np.zeros((groups * m, x.shape[1]), dtype=np.float64)
+    x_pad[:k] = x
+    base = (np.arange(groups) * m)[None, :, None]
+    out = np.empty((rows, x.shape[1]), dtype=np.float64)
+    step = max(1, chunk_bytes // max(1, groups * n * x.shape[1] * 8))
+    for start in range(0, rows, step):
+        stop = min(rows, start + step)
+        gathered = x_pad[base + index[start:stop]]          # (r, groups, n, cols)
+        out[start:stop] = np.einsum("rgj,rgjc->rc", values[start:stop].astype(np.float64),
+                                    gathered)
+    return out
