@@ -23,7 +23,7 @@ from simulators.hw_config import HardwareConfig, SparsitySupport
 from simulators.mapping import Folds, Gemm, build_folds, tile_width
 from simulators.memory import memory_model
 from simulators.report import GemmReport
-from simulators.sparsity import plan_tiles
+from simulators.sparsity import TilePlan, plan_tiles
 from simulators.trace import pe_activity_trace
 from suite.errors import UserError
 
@@ -49,12 +49,17 @@ class SystolicArray:
             return self
         return SystolicArray(self.cfg.replace(sparsity=SparsitySupport()))
 
+    def plan(self, gemm: Gemm, weight_mask: np.ndarray | None = None,
+             nm: tuple[int, int] | None = None) -> TilePlan:
+        """The N:M pattern each weight tile runs with on this array (dense tiles: 1:1)."""
+        _check_mask(gemm, weight_mask)
+        return plan_tiles(self.cfg.sparsity, gemm.k, gemm.n, tile_width(self.cfg, gemm),
+                          mask=weight_mask, nm=nm)
+
     def simulate_gemm(self, gemm: Gemm, weight_mask: np.ndarray | None = None,
                       nm: tuple[int, int] | None = None, compare_dense: bool = True,
                       trace: bool = False) -> GemmReport:
-        _check_mask(gemm, weight_mask)
-        plan = plan_tiles(self.cfg.sparsity, gemm.k, gemm.n, tile_width(self.cfg, gemm),
-                          mask=weight_mask, nm=nm)
+        plan = self.plan(gemm, weight_mask, nm)
         folds = build_folds(self.cfg, gemm, plan)
         dense = None
         if compare_dense:
