@@ -1,0 +1,156 @@
+"""CPU SpMM kernels: dense BLAS (the baseline), scipy CSR/BSR, and the numba kernels.
+
+Registers ``dense``, ``scipy-csr``, ``scipy-bsr``, ``csr-numba`` and ``nm-numba`` (ours) on
+``cpu``. Preparation (format conversion, packing buffers, compiling) is not timed; numba is
+imported only when a numba kernel is prepared.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kernels.spmm import costs
+from kernels.spmm.formats import nm_compress
+from suite.errors import Unsupported
+from suite.registry import register_kernel
+from suite.workload import Prepared
+
+SCIPY_DTYPES = ("float32", "float64")  # scipy.sparse has no float16 matmul
+NUMBA_DTYPES = ("float32", "float64")  # numba has no float16 arithmetic on CPU
+BSR_DEFAULT_BLOCK = 4
+
+
+def _refuse(reason: str | None) -> None:
+    if reason:
+        raise Unsupported(reason)
+
+
+def _copy_out(out: np.ndarray) -> np.ndarray:
+    # Kernels that reuse one output buffer hand the checker a copy it may keep.
+    return np.array(out, copy=True)
+
+
+@register_kernel("spmm", "dense", device="cpu", needs=("numpy",),
+                 description="numpy BLAS matmul on the zero-filled weight (the baseline)")
+def dense(instance, inputs, ctx):
+    w, x = np.ascontiguousarray(inputs.weight), np.ascontiguousarray(inputs.x)
+    flops, bytes_min = costs.dense_cost(instance)
+    return Prepared(run=lambda: w @ x, flops=flops, bytes_min=bytes_min,
+                    info={"format_bytes": int(w.nbytes)})
+
+
+def _scipy_supports(instance):
+    return costs.needs_dtype(instance, SCIPY_DTYPES, "scipy.sparse")
+
+
+@register_kernel("spmm", "scipy-csr", device="cpu", needs=("scipy",),
+                 description="scipy.sparse CSR @ dense (single thread)", supports=_scipy_supports)
+def scipy_csr(instance, inputs, ctx):
+    import scipy.sparse as sp
+    _refuse(_scipy_supports(instance))
+    w = sp.csr_matrix(inputs.weight)
+    x = inputs.x
+    flops, bytes_min = costs.csr_cost(instance, w.nnz, instance.m)
+    fmt = int(w.data.nbytes + w.indices.nbytes + w.indptr.nbytes)
+    return Prepared(run=lambda: w @ x, flops=flops, bytes_min=bytes_min,
+                    info={"format_bytes": fmt, "nnz": int(w.nnz)})
+
+
+def bsr_block(instance) -> int:
+    """The pattern's block size for block patterns, else 4 when it divides M and K, else 1."""
+    if instance.pattern.kind == "block":
+        return instance.pattern.block
+    for size in (BSR_DEFAULT_BLOCK, 2):
+        if instance.m % size == 0 and instance.k % size == 0:
+            return size
+    return 1
+
+
+@register_kernel("spmm", "scipy-bsr", device="cpu", needs=("scipy",),
+                 description="scipy.sparse BSR @ dense (block = pattern block, else 4)",
+                 supports=_scipy_supports)
+def scipy_bsr(instance, inputs, ctx):
+    import scipy.sparse as sp
+    _refuse(_scipy_supports(instance))
+    size = bsr_block(instance)
+    w = _padded_bsr(sp, inputs.weight, size)
+    x, m = inputs.x, instance.m
+    if w.shape[1] > instance.k:  # padded K: pad x with zero rows once, at prepare
+        x = np.vstack([x, np.zeros((w.shape[1] - instance.k, instance.n), x.dtype)])
+    n_blocks = int(w.indices.size)
+    flops, bytes_min = costs.bsr_cost(instance, n_blocks, size)
+    fmt = int(w.data.nbytes + w.indices.nbytes + w.indptr.nbytes)
+    return Prepared(run=lambda: w @ x, to_host=lambda out: np.asarray(out)[:m],
+                    flops=flops, bytes_min=bytes_min,
+                    info={"format_bytes": fmt, "block": size, "blocks": n_blocks})
+
+
+def _padded_bsr(sp, weight: np.ndarray, size: int):
+    """BSR needs M and K to be multiples of the block: pad with zeros (a pattern's edge
+    blocks are partial too)."""
+    m, k = weight.shape
+    pm, pk = -(-m // size) * size, -(-k // size) * size
+    padded = np.zeros((pm, pk), dtype=weight.dtype)
+    padded[:m, :k] = weight
+    w = sp.bsr_matrix(padded, blocksize=(size, size))
+    w.eliminate_zeros()
+    return w
+
+
+def _numba_supports(instance):
+    return costs.needs_dtype(instance, NUMBA_DTYPES, "numba kernels")
+
+
+@register_kernel("spmm", "csr-numba", device="cpu", needs=("numba", "scipy"),
+                 description="parallel numba CSR loop over 1-D row views",
+                 supports=_numba_supports)
+def csr_numba(instance, inputs, ctx):
+    import scipy.sparse as sp
+
+    from kernels.spmm import cpu_numba
+    _refuse(_numba_supports(instance))
+    w = sp.csr_matrix(inputs.weight)
+    data, indices, indptr = w.data, w.indices.astype(np.int32), w.indptr.astype(np.int64)
+    x = np.ascontiguousarray(inputs.x)
+    out = np.empty((instance.m, instance.n), dtype=instance.dtype)
+
+    def run():
+        cpu_numba.csr_spmm(data, indices, indptr, x, out)
+        return out
+
+    run()  # compile (or load from the on-disk cache) now, not in the first timed call
+    flops, bytes_min = costs.csr_cost(instance, w.nnz, instance.m)
+    fmt = int(data.nbytes + indices.nbytes + indptr.nbytes)
+    return Prepared(run=run, to_host=_copy_out, flops=flops, bytes_min=bytes_min,
+                    info={"format_bytes": fmt, "nnz": int(w.nnz)})
+
+
+def _nm_numba_supports(instance):
+    return costs.needs_nm(instance) or _numba_supports(instance)
+
+
+@register_kernel("spmm", "nm-numba", device="cpu", needs=("numba",),
+                 description="N:M compressed values + uint8 indices, tiled numba kernel (ours)",
+                 supports=_nm_numba_supports)
+def nm_numba(instance, inputs, ctx):
+    from kernels.spmm import cpu_numba
+    _refuse(_nm_numba_supports(instance))
+    n, m = instance.pattern.n, instance.pattern.m
+    nm = nm_compress(inputs.weight, n, m)
+    # Absolute int32 columns are a prepare-time cache of group*m + index; the stored format
+    # (and bytes_min) is values + 1-byte indices. Padded slots hold zeros: clip them in range.
+    columns = np.minimum(nm.columns(), instance.k - 1).astype(np.int32)
+    x = np.ascontiguousarray(inputs.x)
+    out = np.empty((instance.m, instance.n), dtype=instance.dtype)
+    x_packed, acc = cpu_numba.workspace(instance.m, instance.k, instance.n, instance.dtype)
+    block_groups = max(1, cpu_numba.BLOCK_ROWS_K // m)
+
+    def run():
+        cpu_numba.nm_spmm(nm.values, columns, x, out, x_packed, acc, n, block_groups)
+        return out
+
+    run()
+    flops, bytes_min = costs.nm_cost(instance, nm.format_bytes, nm.values.size)
+    return Prepared(run=run, to_host=_copy_out, flops=flops, bytes_min=bytes_min,
+                    info={"format_bytes": nm.format_bytes, "n": n, "m": m,
+                          "tile_cols": int(x_packed.shape[2])})
