@@ -2,7 +2,8 @@
 
 ``loop`` is the common naive implementation (as in Hugging Face's Mixtral block): for each
 expert, a boolean mask over all (token, slot) pairs, a gather, the FFN and a fancy-index
-add into the output. The others are ``kernels.moe.plans`` run with ``xp = numpy``.
+add into the output. ``grouped`` is ``kernels.moe.cpu_grouped`` (options ``tile_rows``, ``threads``);
+``dense`` and ``capacity`` are ``kernels.moe.plans`` run with ``xp = numpy``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from kernels.moe import plans
+from kernels.moe.cpu_grouped import make_grouped_cpu
 from kernels.moe.ops import activate, full_routing
 from suite.registry import register_kernel
 from suite.workloads.moe import MoePrepared
@@ -32,7 +34,9 @@ def dense(instance, inputs, ctx):
 @register_kernel("moe", "grouped", device="cpu",
                  description="sort by expert once, contiguous per-expert GEMMs (dropless)")
 def grouped(instance, inputs, ctx):
-    return _prepared(plans.make_grouped(np, np.asarray, instance, inputs), instance, inputs)
+    plan = make_grouped_cpu(instance, inputs, int(ctx.options.get("tile_rows", 128)),
+                            int(ctx.options.get("threads", 0)))
+    return _prepared(plan, instance, inputs)
 
 
 @register_kernel("moe", "capacity", device="cpu",
