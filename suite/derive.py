@@ -54,6 +54,10 @@ def make_record(outcome: Outcome, instance: WorkloadInstance, work: Work,
             record.status, record.reason = "failed", "no timing samples"
         return record
     _timing(record, outcome, baseline)
+    if outcome.prepared is not None and outcome.prepared.overhead_only:
+        record.extra["overhead_only"] = True
+        record.speedup = None  # doing nothing quickly is not a speedup
+        return record
     _performance(record, outcome, peaks)
     _cost(record, outcome, ctx)
     return record

@@ -43,31 +43,28 @@ def speedup_vs_density(frame: pd.DataFrame, out_dir: Path, family: str) -> list[
     return [path]
 
 
-RADAR_AXES = (
-    ("performance", "Performance\n(throughput, best = 1)"),
-    ("cost", "Cost efficiency\n(cheapest US$/unit = 1)"),
-    ("accuracy", "Accuracy\n(1 - error, clipped at 0)"),
-    ("s_mfu", "S-MFU\n(best = 1)"),
-    ("s_mbu", "S-MBU\n(best = 1)"),
-)
+RADAR_AXES = ("performance", "cost", "accuracy", "s_mfu", "s_mbu")
 
 
-def radar_scores(frame: pd.DataFrame, higher_is_better: bool = False) -> pd.DataFrame:
-    """Per system, each CAP axis scaled to [0, 1] (1 = best system on that axis).
+def radar_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per system, the geometric mean over its instances of each CAP figure (raw units).
 
-    Systems are summarised by the geometric mean over the instances they ran. A family
-    qualifies only when cost, accuracy and performance are all present.
+    A family qualifies only when cost, accuracy and performance are all present.
     """
     ok = frame[frame.status == "ok"]
-    needed = ["throughput_units_per_s", "cost_usd_per_million_units", "accuracy_value"]
-    ok = ok.dropna(subset=needed)
-    if ok.empty or ok.system.nunique() < 1:
+    ok = ok.dropna(subset=["throughput_units_per_s", "cost_usd_per_million_units",
+                           "accuracy_value"])
+    if ok.empty:
         return pd.DataFrame()
-    summary = ok.groupby("system").agg(
+    return ok.groupby("system").agg(
         performance=("throughput_units_per_s", _geomean),
         cost=("cost_usd_per_million_units", _geomean),
         error=("accuracy_value", "median"),
         s_mfu=("s_mfu", _geomean), s_mbu=("s_mbu", _geomean))
+
+
+def radar_scores(summary: pd.DataFrame, higher_is_better: bool = False) -> pd.DataFrame:
+    """Each CAP axis scaled to [0, 1], where 1 is the best system on that axis."""
     scores = pd.DataFrame(index=summary.index)
     scores["performance"] = summary.performance / summary.performance.max()
     scores["cost"] = summary.cost.min() / summary.cost
@@ -78,25 +75,39 @@ def radar_scores(frame: pd.DataFrame, higher_is_better: bool = False) -> pd.Data
     return scores.fillna(0.0)
 
 
+def _radar_labels(summary: pd.DataFrame, unit: str, metric: str) -> list[str]:
+    return [f"Performance\n(best = {summary.performance.max():.3g} {unit}/s)",
+            f"Cost efficiency\n(cheapest = {summary.cost.min():.3g} US$ per M {unit})",
+            f"Accuracy\n(1 - {metric}, clipped at 0)",
+            f"S-MFU\n(best = {summary.s_mfu.max():.2%} of peak FLOP/s)",
+            f"S-MBU\n(best = {summary.s_mbu.max():.2%} of peak bandwidth)"]
+
+
 def cap_radar(frame: pd.DataFrame, out_dir: Path, family: str) -> list[Path]:
     from suite.registry import families
     spec = families().get(family)
-    scores = radar_scores(frame, spec.accuracy_higher_is_better if spec else False)
-    if scores.empty:
+    summary = radar_summary(frame)
+    if summary.empty:
         return []
+    scores = radar_scores(summary, spec.accuracy_higher_is_better if spec else False)
+    unit = str(frame.unit_name.dropna().iloc[0]) if frame.unit_name.notna().any() else "unit"
+    metric = str(frame.accuracy_metric.iloc[0])
     angles = np.linspace(0, 2 * math.pi, len(RADAR_AXES), endpoint=False).tolist()
-    fig, ax = plt.subplots(figsize=(7.5, 7), subplot_kw={"polar": True})
+    fig, ax = plt.subplots(figsize=(8, 7), subplot_kw={"polar": True})
     for system, row in scores.iterrows():
-        values = [float(row[key]) for key, _ in RADAR_AXES]
+        values = [float(row[key]) for key in RADAR_AXES]
         ax.plot(angles + angles[:1], values + values[:1], linewidth=1.5, label=system)
         ax.fill(angles + angles[:1], values + values[:1], alpha=0.08)
     ax.set_xticks(angles)
-    ax.set_xticklabels([label for _, label in RADAR_AXES], fontsize=8)
+    ax.set_xticklabels(_radar_labels(summary, unit, metric), fontsize=8)
+    ax.tick_params(axis="x", pad=14)
+    ax.set_rlabel_position(180 / len(RADAR_AXES))  # ring labels between two axes
     ax.set_ylim(0, 1.05)
     ax.set_yticks([0.25, 0.5, 0.75, 1.0])
     ax.set_yticklabels(["0.25", "0.5", "0.75", "1"], fontsize=7)
-    ax.set_title(f"{family}: CAP radar (larger is better on every axis)", pad=24)
-    ax.legend(loc="upper right", bbox_to_anchor=(1.35, 1.12), fontsize=8)
+    ax.set_title(f"{family}: CAP radar, each axis relative to the best system "
+                 "(larger is better)", pad=24, fontsize=11)
+    ax.legend(loc="upper right", bbox_to_anchor=(1.38, 1.12), fontsize=8)
     path = out_dir / f"{family}_cap_radar.png"
     fig.tight_layout()
     fig.savefig(path, dpi=120, bbox_inches="tight")

@@ -51,10 +51,15 @@ def write_reports(run_dir: Path) -> list[Path]:
     return written
 
 
+def overhead_only(frame: pd.DataFrame) -> pd.Series:
+    """Rows of systems that do no work (the null system): harness overhead, never ranked."""
+    return frame.extra.apply(lambda e: bool(isinstance(e, dict) and e.get("overhead_only")))
+
+
 def leaderboard(frame: pd.DataFrame) -> pd.DataFrame:
     """Per family and system: rows ok/failed/skipped, geomean and best speedup, accuracy."""
     rows = []
-    for (family, system), part in frame.groupby(["family", "system"]):
+    for (family, system), part in frame[~overhead_only(frame)].groupby(["family", "system"]):
         ok = part[part.status == "ok"]
         speedups = ok.speedup.dropna().astype(float)
         rows.append({
@@ -85,6 +90,11 @@ def leaderboard_markdown(frame: pd.DataFrame) -> str:
            "against the float64 reference (lower is better for errors).", ""]
     for family, part in board.groupby("family"):
         out += [f"## {family}", "", _markdown(part.drop(columns=["family"])), ""]
+    overhead = frame[overhead_only(frame) & (frame.status == "ok")]
+    if not overhead.empty:
+        per_call_us = overhead.median_s.median() * 1e6
+        out += [f"Harness overhead (null system, not ranked): {per_call_us:.3g} µs per call, "
+                "median over instances.", ""]
     return "\n".join(out)
 
 

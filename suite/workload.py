@@ -58,6 +58,8 @@ class Prepared:
     differs from the instance's (CSR indices, N:M metadata, dense FLOPs of a dense kernel).
     ``simulated_time_s``: set by simulated devices, whose time comes from the model.
     ``info``: JSON-able extras that go to the record (format bytes, cycles, energy...).
+    ``overhead_only``: the call does no real work (the null system): its time is harness
+    overhead, so no throughput, utilization or cost is derived and it is not ranked.
     """
 
     run: Callable[[], Any]
@@ -67,6 +69,7 @@ class Prepared:
     simulated_time_s: float | None = None
     energy_j: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    overhead_only: bool = False
 
 
 class WorkloadInstance(ABC):
