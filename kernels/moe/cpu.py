@@ -22,7 +22,8 @@ def _prepared(plan: plans.Plan, inst, inputs) -> MoePrepared:
     info = {"load_imbalance": load_imbalance(inputs.expert_idx, inst.experts)}
     if plan.dropped is not None:
         info.update(capacity=inst.capacity)
-    return MoePrepared(run=plan.run, flops=plan.flops, dropped=plan.dropped, info=info)
+    return MoePrepared(run=plan.run, flops=plan.flops, bytes_min=plan.bytes_min,
+                       dropped=plan.dropped, info=info)
 
 
 @register_kernel("moe", "dense", device="cpu",

@@ -15,7 +15,7 @@ def _prepare(make, instance, inputs) -> MoePrepared:
 
     plan = make(cupy, cupy.asarray, instance, inputs)
     info = {"load_imbalance": load_imbalance(inputs.expert_idx, instance.experts)}
-    prepared = MoePrepared(run=plan.run, flops=plan.flops, info=info)
+    prepared = MoePrepared(run=plan.run, flops=plan.flops, bytes_min=plan.bytes_min, info=info)
 
     def to_host(out):
         # The drop mask lives on the GPU; bring it back with the output, for the check.

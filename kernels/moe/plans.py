@@ -25,6 +25,12 @@ class Plan:
     run: Callable[[], Any]
     flops: float
     dropped: Any = None
+    bytes_min: float | None = None  # set where the kernel reads more than routed experts
+
+
+def _all_weights_bytes(inst, inputs) -> float:
+    """Every expert's weights plus tokens in and out: what dense and capacity must read."""
+    return float(inputs.w_in.nbytes + inputs.w_down.nbytes + 2 * inputs.x.nbytes)
 
 
 def _per_pair_flops(inst) -> float:
@@ -51,7 +57,7 @@ def make_dense(xp, put, inst, inputs) -> Plan:
             xp.add(y, ye, out=y)
         return y
 
-    return Plan(run, _per_pair_flops(inst) * t * n)
+    return Plan(run, _per_pair_flops(inst) * t * n, bytes_min=_all_weights_bytes(inst, inputs))
 
 
 def make_grouped(xp, put, inst, inputs) -> Plan:
@@ -128,7 +134,7 @@ def make_capacity(xp, put, inst, inputs) -> Plan:
         return y
 
     flops = _per_pair_flops(inst) * (e_n * c + t * inst.shared_experts)
-    return Plan(run, flops, dropped)
+    return Plan(run, flops, dropped, _all_weights_bytes(inst, inputs))
 
 
 def _shared_ffn(xp, inst, x, w_in, w_down):

@@ -1,0 +1,124 @@
+"""MoE kernels against the float64 reference on seeded inputs, including the edges:
+one token, k = E, one expert taking every token, capacity so low most pairs drop,
+gated and plain experts, shared experts, float16. CuPy kernels skip without a GPU.
+"""
+
+import numpy as np
+import pytest
+
+from suite.registry import KernelContext, find_kernel, kernel_names, make_device
+from suite.workloads.moe import build
+from suite.workloads.moe_routing import dropped_pairs
+
+CPU_KERNELS = ["dense", "loop", "grouped", "capacity"]
+BASE = {"d_model": 24, "d_ff": 16, "experts": 6, "top_k": 2, "tokens": 40}
+CASES = {
+    "swiglu": {},
+    "gelu": {"expert": "gelu"},
+    "relu-zipf": {"expert": "relu", "routing": "zipf(1.2)"},
+    "one-token": {"tokens": 1},
+    "k-equals-E": {"top_k": 6},
+    "all-to-one-expert": {"top_k": 1, "routing": "zipf(60)"},
+    "most-dropped": {"capacity_factor": 0.1, "routing": "zipf(2)"},
+    "shared-experts": {"shared_experts": 2, "routing": "zipf(1)"},
+    "preset-scaled": {"model": "qwen1.5-moe-a2.7b", "scale": 64, "tokens": 33},
+}
+
+
+def make(case, seed=0, **extra):
+    params = {**BASE, **CASES[case], **extra}
+    if "model" in params:  # a preset case takes its shape from the preset
+        params = {k: v for k, v in params.items() if k not in
+                  ("d_model", "d_ff", "experts", "top_k")}
+    return build(params, seed)
+
+
+def run(name, inst, inputs, device="cpu", options=None):
+    spec = find_kernel("moe", name, device)
+    assert spec is not None, f"{name} is not registered on {device}"
+    ctx = KernelContext(device=make_device(device), options=options or {})
+    prep = spec.prepare(inst, inputs, ctx)
+    return prep, prep.to_host(prep.run())
+
+
+def test_kernels_are_registered():
+    assert set(CPU_KERNELS) <= set(kernel_names("moe", "cpu"))
+    assert {"dense", "grouped", "capacity"} <= set(kernel_names("moe", "cuda"))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("name", CPU_KERNELS)
+def test_kernel_matches_float64(name, case):
+    inst = make(case, seed=7)
+    inputs = inst.build_inputs()
+    ref = inst.reference(inputs)
+    prep, out = run(name, inst, inputs)
+    check = inst.check(out, ref, inputs, prep)
+    assert check.valid, f"{name} on {inst.label}: {check.reason}"
+    assert check.accuracy["rel_error_vs_semantics"] <= 1e-5
+    if name != "capacity":
+        assert check.accuracy["rel_error"] <= 1e-5
+
+
+def test_capacity_reports_the_rule_and_pays_in_accuracy():
+    inst = make("most-dropped", seed=1)
+    inputs = inst.build_inputs()
+    prep, out = run("capacity", inst, inputs)
+    np.testing.assert_array_equal(prep.dropped, dropped_pairs(inputs.expert_idx, inst.capacity))
+    check = inst.check(out, inst.reference(inputs), inputs, prep)
+    assert check.valid and check.accuracy["dropped_token_rate"] > 0.5
+    assert check.accuracy["rel_error"] > 0.1  # dropped tokens show up as output error
+    assert prep.info["capacity"] == inst.capacity
+
+
+def test_a_wrong_kernel_output_is_invalid():
+    inst = make("swiglu", seed=2)
+    inputs = inst.build_inputs()
+    prep, out = run("grouped", inst, inputs)
+    broken = out.copy()
+    broken[3] *= 1.01  # one token's output off by 1%
+    assert not inst.check(broken, inst.reference(inputs), inputs, prep).valid
+
+
+@pytest.mark.parametrize("name", CPU_KERNELS)
+def test_float16(name):
+    inst = make("swiglu", seed=3, dtype="float16")
+    inputs = inst.build_inputs()
+    prep, out = run(name, inst, inputs)
+    assert out.dtype == np.float16
+    assert inst.check(out, inst.reference(inputs), inputs, prep).valid
+
+
+@pytest.mark.parametrize("options", [{"threads": 1}, {"threads": 3, "tile_rows": 5}])
+def test_grouped_options_and_repeat_runs(options):
+    inst = make("relu-zipf", seed=4, tokens=97)
+    inputs = inst.build_inputs()
+    prep, first = run("grouped", inst, inputs, options=options)
+    first = first.copy()
+    again = prep.run()
+    np.testing.assert_array_equal(first, again)
+    assert inst.check(again, inst.reference(inputs), inputs, prep).valid
+
+
+def test_dense_and_capacity_declare_what_they_execute():
+    inst = make("swiglu")
+    inputs = inst.build_inputs()
+    work = inst.work(inputs)
+    dense, _ = run("dense", inst, inputs)
+    assert dense.flops == work.flops_dense and dense.bytes_min >= work.bytes_min
+    grouped, _ = run("grouped", inst, inputs)
+    assert grouped.flops == work.flops_useful
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", ["swiglu", "most-dropped", "shared-experts", "one-token"])
+@pytest.mark.parametrize("name", ["dense", "grouped", "capacity"])
+def test_cuda_kernel_matches_float64(name, case):
+    reason = make_device("cuda").unavailable_reason()  # no cupy, or no GPU visible
+    if reason:
+        pytest.skip(reason)
+    inst = make(case, seed=5)
+    inputs = inst.build_inputs()
+    prep, out = run(name, inst, inputs, device="cuda")
+    check = inst.check(out, inst.reference(inputs), inputs, prep)
+    assert check.valid, f"cuda/{name} on {inst.label}: {check.reason}"
