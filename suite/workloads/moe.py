@@ -265,19 +265,23 @@ def _require_int(name: str, value: Any, least: int) -> None:
 
 def plot_throughput(frame, out_dir) -> list:
     """One PNG: tokens/s of each kernel on each instance (grouped bars, log scale)."""
+    import textwrap
     from pathlib import Path
 
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = frame[(frame["family"] == "moe") & (frame["status"] == "ok")]
+    rows = frame[(frame["family"] == "moe") & (frame["status"] == "ok")
+                 & (frame["kernel"] != "null")]  # null measures the harness, not a layer
     if rows.empty:
         return []
     table = rows.pivot_table(index="instance_label", columns="system",
                              values="throughput_units_per_s", aggfunc="median")
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(table)), 4.5))
-    table.plot.bar(ax=ax, logy=True, rot=20)
+    table.index = [textwrap.fill(label, 26) for label in table.index]
+    fig, ax = plt.subplots(figsize=(max(6, 2.2 * len(table)), 5))
+    table.plot.bar(ax=ax, logy=True, rot=0)
+    ax.tick_params(axis="x", labelsize=8)
     ax.set_xlabel("instance")
     ax.set_ylabel("throughput (tokens/s, log scale)")
     ax.set_title("MoE layer: tokens/s per kernel (higher is better)")
