@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from suite import threads
 from suite.errors import UserError
 
 COMMANDS = ("report", "simulate")
@@ -53,6 +54,7 @@ def build_run_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    threads.apply()  # before numpy loads its BLAS, so idle pools do not skew timings
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         if args and args[0] == "report":

@@ -69,6 +69,9 @@ def collect_environment(devices: list[Device], config_hash: str,
         "devices": {d.name: d.describe() for d in devices},
         "git_commit": git_commit(),
         "config_hash": config_hash,
+        "thread_env": {name: os.environ.get(name) for name in (
+            "OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY", "KMP_BLOCKTIME", "OMP_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER")},
     }
     stable = {k: env[k] for k in ("python", "platform", "hostname", "libraries",
                                   "devices", "git_commit")}

@@ -61,18 +61,21 @@ def make_plan(cfg: SuiteConfig, only: set[str] | None = None,
     if not instances:
         raise UserError(f"{cfg.source}: no workload instances"
                         + (f" for --only {','.join(sorted(only))}" if only else ""))
-    suite_families = {i.family for i in instances}
+    # Kernels are validated against every family of the suite, so --only never turns a
+    # valid suite into an error; systems are then bound to the selected families only.
+    suite_families = {g.family for g in cfg.workloads}
+    selected = {i.family for i in instances}
     devices: dict[str, Device] = {}
     systems: list[System] = []
     for entry in cfg.systems:
         device = _device(cfg, entry, devices)
-        for family in sorted(suite_families):
+        for family in sorted(selected):
             spec = _kernel(cfg, entry, family, device, suite_families)
             if spec is not None:
                 baseline = spec.name == registry.get_family(family).baseline_kernel
                 systems.append(System(entry, spec, device, baseline))
     systems = _filter(systems, system_patterns)
-    systems = _add_baselines(systems, suite_families)
+    systems = _add_baselines(systems, selected)
     used = {s.device.name for s in systems}
     return Plan(instances, {k: v for k, v in devices.items() if k in used}, systems)
 

@@ -37,7 +37,7 @@ class Pattern:
         if self.kind == "nm":
             return f"{self.n}:{self.m}"
         if self.kind == "block":
-            return f"block{self.block}({self.density:g})"
+            return f"block({self.block},{self.density:g})"
         return f"unstructured({self.density:g})"
 
 
