@@ -21,6 +21,9 @@ def load_with_lines(text: str, source: str) -> tuple[Any, dict[str, int]]:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start:  # where the unclosed thing began, often the real mistake
+            problem += f" ({context} at line {start.line + 1})"
         raise UserError(f"{where}: malformed YAML: {problem}") from None
     lines: dict[str, int] = {}
     if node is None:

@@ -32,7 +32,9 @@ def test_packaged_quick_suite_is_the_default_and_validates():
 
 
 def test_malformed_yaml_names_file_and_line():
-    assert error_of("name: x\nworkloads: [1, 2\nsystems: []\n").startswith("s.yaml:2: malformed")
+    message = error_of("name: x\nworkloads: [1, 2\nsystems: []\n")
+    assert message.startswith("s.yaml:3: malformed YAML: expected ',' or ']'")
+    assert message.endswith("(while parsing a flow sequence at line 2)")
 
 
 @pytest.mark.parametrize("text, expected", [
