@@ -89,7 +89,7 @@ def test_float16(name):
     assert inst.check(out, inst.reference(inputs), inputs, prep).valid
 
 
-@pytest.mark.parametrize("options", [{"threads": 1}, {"threads": 3, "tile_rows": 5}])
+@pytest.mark.parametrize("options", [{"workers": 1, "blas_threads": 0}, {"workers": 3, "chunk_rows": 5}])
 def test_grouped_options_and_repeat_runs(options):
     inst = make("relu-zipf", seed=4, tokens=97)
     inputs = inst.build_inputs()

@@ -5,12 +5,13 @@ machine noise hits them alike; the table shows medians and same-run ratios. Each
 checked against the float64 reference before its time is shown. The extra row
 ``loop[blas=1]`` is a diagnostic, not a kernel: the per-expert loop with BLAS pinned to one
 thread, which separates the grouped kernel's scheduling win (single-threaded GEMMs spread
-over threads) from its algorithmic one (one sort, cache-sized tiles, fused combine).
+over threads) from its algorithmic one (one sort, cache-sized chunks, fused combine).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -24,6 +25,7 @@ CASES = [  # 64 experts top-6 (DeepSeek-MoE shapes / 8), uniform and Zipf-skewed
     {"model": "deepseek-moe-16b", "scale": 8, "tokens": 512},
     {"model": "deepseek-moe-16b", "scale": 8, "tokens": 512, "routing": "zipf(1.2)"},
     {"model": "deepseek-moe-16b", "scale": 8, "tokens": 8},
+    {"model": "deepseek-moe-16b", "scale": 32, "tokens": 512, "routing": "zipf(1.2)"},
     {"model": "qwen1.5-moe-a2.7b", "scale": 8, "tokens": 512, "routing": "zipf(1.2)"},
     {"model": "mixtral-8x7b", "scale": 16, "tokens": 512},
     {"model": "switch-base-128", "scale": 4, "tokens": 512, "routing": "zipf(1.2)"},
@@ -77,9 +79,10 @@ class _SingleThreadBlas:
             return self.prepared.run()
 
 
-def print_table(rows: list[dict]) -> None:
+def print_table(rows: list[dict], load: str = "?") -> None:
     head = (f"{'instance':48} {'kernel':12} {'median_ms':>10} {'tokens/s':>10} {'vs_dense':>8} "
             f"{'vs_loop':>8} {'rel_err_sem':>11} {'rel_err':>8} {'dropped':>7} {'valid':>5}")
+    print(f"load average (1, 5, 15 min) before the run: {load}; after: {_load()}")
     print(head)
     for r in rows:
         print(f"{r['instance']:48} {r['kernel']:12} {r['median_ms']:10.3f} "
@@ -88,16 +91,21 @@ def print_table(rows: list[dict]) -> None:
               f"{r['dropped_token_rate']:7.3f} {str(r['valid']):>5}")
 
 
+def _load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9, help="samples per kernel (>= 7)")
     parser.add_argument("--case", type=int, action="append",
                         help=f"index into CASES (0..{len(CASES) - 1}); default all")
     args = parser.parse_args(argv)
+    load = _load()
     rows = []
     for i in args.case if args.case is not None else range(len(CASES)):
         rows += bench_case(CASES[i], max(7, args.repeats))
-    print_table(rows)
+    print_table(rows, load)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 ``loop`` is the common naive implementation (as in Hugging Face's Mixtral block): for each
 expert, a boolean mask over all (token, slot) pairs, a gather, the FFN and a fancy-index
-add into the output. ``grouped`` is ``kernels.moe.cpu_grouped`` (options ``tile_rows``, ``threads``);
+add into the output. ``grouped`` is ``kernels.moe.cpu_grouped`` (options ``chunk_rows``, ``workers``,
+``blas_threads``: 0 keeps the BLAS library's own threading);
 ``dense`` and ``capacity`` are ``kernels.moe.plans`` run with ``xp = numpy``.
 """
 
@@ -35,8 +36,9 @@ def dense(instance, inputs, ctx):
 @register_kernel("moe", "grouped", device="cpu",
                  description="sort by expert once, contiguous per-expert GEMMs (dropless)")
 def grouped(instance, inputs, ctx):
-    plan = make_grouped_cpu(instance, inputs, int(ctx.options.get("tile_rows", 128)),
-                            int(ctx.options.get("threads", 0)))
+    opts = {k: int(v) for k, v in ctx.options.items()
+            if k in ("chunk_rows", "workers", "blas_threads")}
+    plan = make_grouped_cpu(instance, inputs, **opts)
     return _prepared(plan, instance, inputs)
 
 

@@ -1,14 +1,14 @@
-"""The CPU ``grouped`` MoE kernel: sort once, then expert-parallel tiles of contiguous rows.
+"""The CPU ``grouped`` MoE kernel: sort once, then GEMMs on contiguous rows per expert.
 
-Why it beats the per-expert loop on a CPU:
+What it does differently from the per-expert loop (``kernels.moe.cpu.loop``):
 - one stable radix sort of the (token, slot) pairs by expert replaces E boolean scans over
   all T*k pairs and E ``nonzero`` calls;
-- rows are processed in tiles of at most ``tile_rows`` rows of one expert, through small
-  preallocated scratch buffers that stay in cache (gather, GEMM, activation, GEMM);
-- like a GPU grouped GEMM, parallelism is over the tiles of all experts, not inside each
-  small GEMM: every GEMM runs single-threaded (multi-threaded BLAS spends more time
-  synchronising than computing on T*k/E-row GEMMs, worst on a shared machine) and the tiles
-  are split evenly by rows over ``workers`` threads, so a Zipf-heavy expert stays balanced;
+- rows are processed in chunks of consecutive rows (a huge expert split in several, or
+  many small experts in one): one gather and one activation per chunk, two GEMMs per
+  expert segment, through preallocated scratch instead of fresh temporaries per expert;
+- optionally (``workers``, ``blas_threads``), like a GPU grouped GEMM, parallelism over
+  the rows of all experts instead of inside each small GEMM: threads split the sorted rows
+  evenly, so a Zipf-heavy expert is shared; off by default (see ``make_grouped_cpu``);
 - the combine is one fused pass (``cpu_combine``), split over tokens, instead of a
   fancy-index read-modify-write scatter per expert.
 numpy releases the GIL inside BLAS and ufunc loops and the numba combine is ``nogil``.
@@ -16,7 +16,8 @@ numpy releases the GIL inside BLAS and ufunc loops and the numba combine is ``no
 
 from __future__ import annotations
 
-import os
+import bisect
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -25,33 +26,37 @@ from kernels.moe.cpu_combine import combine
 from kernels.moe.ops import activate, full_routing, id_dtype
 from kernels.moe.plans import Plan
 
-TILE_ROWS = 128  # h tile = 128 x h_in floats: a few hundred KiB at the quick-suite sizes
+# Rows per chunk: h (chunk x h_in) about 2 MiB, at least 256 rows. Smaller chunks keep h
+# in L2 but re-read a big expert's weights once per chunk, which costs more (measured).
+CHUNK_BYTES, MIN_CHUNK_ROWS = 2 * 1024 * 1024, 256
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def make_grouped_cpu(inst, inputs, tile_rows: int = TILE_ROWS, workers: int = 0) -> Plan:
+def make_grouped_cpu(inst, inputs, chunk_rows: int = 0, workers: int = 1,
+                     blas_threads: int = 0) -> Plan:
+    """``workers`` > 1 runs expert-parallel: that many threads over the sorted rows, best
+    with ``blas_threads=1`` (single-threaded GEMMs); the default, one thread with the BLAS
+    library's own threading, measured fastest on a 2-core machine that others share."""
     from threadpoolctl import ThreadpoolController  # scans the loaded libraries: not timed
 
     blas = ThreadpoolController().select(user_api="blas")
-    workers = workers or default_workers()
+    limit = blas.limit if blas_threads else _no_limit
+    chunk_rows = chunk_rows or max(MIN_CHUNK_ROWS, CHUNK_BYTES // (inst.h_in * inst.dtype.itemsize))
     idx, weight = full_routing(inputs)
     t, k = idx.shape
     n, pairs, d, dt = inputs.w_in.shape[0], idx.size, inst.d_model, inst.dtype
     flat, w_flat = idx.ravel().astype(id_dtype(n)), weight.ravel()
-    scratch = [_Scratch(inst, tile_rows) for _ in range(workers)]
+    scratch = [_Scratch(inst, min(chunk_rows, pairs)) for _ in range(workers)]
     ys, spare = np.zeros((pairs, d), dt), np.empty((pairs, d), dt)  # finite for the warm-up
     inv, rows, y = np.empty(pairs, np.intp), np.arange(pairs), np.empty((t, d), dt)
     combine(ys, rows, w_flat, k, y, spare)  # compile the combine now, not in a timed call
-    cuts = np.linspace(0, t, workers + 1).astype(int).tolist()
-    pool = _pool(workers)
+    row_cuts = np.linspace(0, pairs, workers + 1).astype(int).tolist()
+    token_cuts = np.linspace(0, t, workers + 1).astype(int).tolist()
+    pool = _pool(workers) if workers > 1 else None
 
-    def expert_part(tiles, tokens, s):
-        for e, lo, hi in tiles:
-            s.ffn(inputs, inst.activation, e, tokens[lo:hi], ys[lo:hi])
+    def expert_part(lo, hi, s, tokens, ends):
+        for c0, c1, segments in _chunks(ends, lo, hi, s.rows):
+            s.ffn(inputs, inst.activation, tokens[c0:c1], c0, segments, ys[c0:c1])
 
     def combine_part(t0, t1):
         combine(ys, inv[t0 * k:t1 * k], w_flat[t0 * k:t1 * k], k, y[t0:t1],
@@ -61,52 +66,61 @@ def make_grouped_cpu(inst, inputs, tile_rows: int = TILE_ROWS, workers: int = 0)
         order = np.argsort(flat, kind="stable")
         ends = np.cumsum(np.bincount(flat, minlength=n)).tolist()
         tokens = order // k
-        shares = _split(_tiles(ends, tile_rows), pairs, workers)
-        with blas.limit(limits=1):
-            _run_all(pool, [(expert_part, sh, tokens, s) for sh, s in zip(shares, scratch)])
+        with limit(limits=blas_threads):
+            _run_all(pool, [(expert_part, lo, hi, s, tokens, ends)
+                            for lo, hi, s in zip(row_cuts, row_cuts[1:], scratch)])
             inv[order] = rows
-            _run_all(pool, [(combine_part, t0, t1) for t0, t1 in zip(cuts, cuts[1:])])
+            _run_all(pool, [(combine_part, t0, t1)
+                            for t0, t1 in zip(token_cuts, token_cuts[1:])])
         return y
 
     return Plan(run, 2.0 * d * inst.d_ff * (3 if inst.gated else 2) * pairs)
 
 
+@contextlib.contextmanager
+def _no_limit(limits):
+    yield
+
+
 class _Scratch:
-    """One worker's cache-sized buffers for one tile: tokens in, hidden, activated."""
+    """One worker's cache-sized buffers for one chunk: tokens in, hidden, activated."""
 
-    def __init__(self, inst, tile_rows: int):
-        self.xs = np.empty((tile_rows, inst.d_model), inst.dtype)
-        self.h = np.empty((tile_rows, inst.h_in), inst.dtype)
-        self.a = np.empty((tile_rows, inst.d_ff), inst.dtype)
+    def __init__(self, inst, rows: int):
+        self.rows = max(rows, 1)
+        self.xs = np.empty((self.rows, inst.d_model), inst.dtype)
+        self.h = np.empty((self.rows, inst.h_in), inst.dtype)
+        self.a = np.empty((self.rows, inst.d_ff), inst.dtype)
 
-    def ffn(self, inputs, activation: str, e: int, tokens: np.ndarray, out: np.ndarray):
+    def ffn(self, inputs, activation, tokens, c0, segments, out) -> None:
+        """FFN of sorted rows c0..c0+len(tokens): each segment with its expert's weights."""
         m = tokens.size
         np.take(inputs.x, tokens, axis=0, out=self.xs[:m])
-        np.matmul(self.xs[:m], inputs.w_in[e], out=self.h[:m])
+        for e, a0, a1 in segments:
+            np.matmul(self.xs[a0 - c0:a1 - c0], inputs.w_in[e], out=self.h[a0 - c0:a1 - c0])
         activate(np, self.h[:m], activation, self.a[:m])
-        np.matmul(self.a[:m], inputs.w_down[e], out=out)
+        for e, a0, a1 in segments:
+            np.matmul(self.a[a0 - c0:a1 - c0], inputs.w_down[e], out=out[a0 - c0:a1 - c0])
 
 
-def _tiles(ends: list[int], tile_rows: int) -> list[tuple[int, int, int]]:
-    """(expert, first row, end row) tiles covering each expert's contiguous rows."""
-    out, lo = [], 0
-    for e, hi in enumerate(ends):
-        out.extend((e, r, min(r + tile_rows, hi)) for r in range(lo, hi, tile_rows))
-        lo = hi
+def _chunks(ends: list[int], lo: int, hi: int, rows: int) -> list[tuple[int, int, list]]:
+    """Rows lo..hi cut into chunks of <= rows rows, each with its (expert, a0, a1) segments."""
+    out = []
+    for c0 in range(lo, hi, rows):
+        c1 = min(c0 + rows, hi)
+        e = bisect.bisect_right(ends, c0)
+        segments = []
+        while e < len(ends) and (ends[e - 1] if e else 0) < c1:
+            a0, a1 = max(ends[e - 1] if e else 0, c0), min(ends[e], c1)
+            if a1 > a0:
+                segments.append((e, a0, a1))
+            e += 1
+        out.append((c0, c1, segments))
     return out
 
 
-def _split(tiles: list, pairs: int, workers: int) -> list[list]:
-    """Contiguous runs of tiles with about pairs / workers rows each."""
-    shares: list[list] = [[] for _ in range(workers)]
-    for tile in tiles:
-        shares[min(workers - 1, tile[1] * workers // max(pairs, 1))].append(tile)
-    return shares
-
-
-def _run_all(pool: ThreadPoolExecutor, tasks: list[tuple]) -> None:
+def _run_all(pool: ThreadPoolExecutor | None, tasks: list[tuple]) -> None:
     """Run ``(fn, *args)`` tasks on the pool, the first on this thread; re-raise errors."""
-    futures = [pool.submit(*task) for task in tasks[1:]]
+    futures = [pool.submit(*task) for task in tasks[1:]] if pool else []
     tasks[0][0](*tasks[0][1:])
     for future in futures:
         future.result()
