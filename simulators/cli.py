@@ -14,6 +14,8 @@ from pathlib import Path
 
 from suite.errors import UserError
 
+MAX_TABLE_ROWS = 30  # a sweep table longer than this is shown in part; sweep.md has it all
+
 EXAMPLES = """\
 examples:
   # one GEMM (M tokens x N outputs x K), dense weights, on a packaged config
@@ -136,7 +138,11 @@ def _sweep(args, cfg, layers) -> int:
     out = args.out or Path("runs") / time.strftime("simulate-%Y%m%d-%H%M%S")
     start = time.perf_counter()
     rows = run_sweep(points, layers, out, scheduler=args.scheduler, workers=args.workers)
-    print((out / "sweep.md").read_text(), end="")
+    table = (out / "sweep.md").read_text().splitlines()
+    shown = table[:2 + MAX_TABLE_ROWS]
+    print("\n".join(shown))
+    if len(table) > len(shown):
+        print(f"... {len(table) - len(shown)} more rows in {out / 'sweep.md'}")
     print(f"{len(rows)} configs in {time.perf_counter() - start:.1f} s; results in {out}")
     return 0
 

@@ -47,7 +47,8 @@ CASES = [
     ("conv-is-8x8", "is", 8, 8, "conv", (10, 10, 5, 5, 3, 8, 1)),
     ("conv-ws-128x128", "ws", 128, 128, "conv", (28, 28, 3, 3, 32, 64, 1)),
 ]
-BENCH_CASE = ("bench-ws-32x32", "ws", 32, 32, "gemm", (256, 256, 256))
+BENCH_CASES = [("bench-ws-32x32", "ws", 32, 32, "gemm", (256, 256, 256)),
+               ("bench-bert-attn-out-ws-32x32", "ws", 32, 32, "gemm", (128, 768, 768))]
 
 CONFIG = """[general]
 run_name = {name}
@@ -90,7 +91,7 @@ UseRamulatorTrace: False
 
 
 def case_by_id(case_id: str) -> tuple:
-    for case in [*CASES, BENCH_CASE]:
+    for case in [*CASES, *BENCH_CASES]:
         if case[0] == case_id:
             return case
     raise SystemExit(f"unknown case {case_id!r}; allowed: {', '.join(c[0] for c in CASES)}")
@@ -136,13 +137,13 @@ def _rows(path: Path) -> dict[str, float]:
     return {h.strip(): float(v) for h, v in zip(header, values, strict=True) if h.strip()}
 
 
-def bench(repeats: int = 20) -> dict:
-    """Wall time of SCALE-Sim and of this simulator on ``BENCH_CASE`` (same process)."""
+def bench(case: tuple, repeats: int = 20) -> dict:
+    """Wall time of SCALE-Sim and of this simulator on one case, in the same process."""
     from simulators.hw_config import HardwareConfig
     from simulators.systolic import SystolicArray, simulate_gemm
 
-    scalesim_result = run_scalesim(BENCH_CASE)
-    _, dataflow, rows, cols, _, (m, n, k) = BENCH_CASE
+    scalesim_result = run_scalesim(case)
+    _, dataflow, rows, cols, _, (m, n, k) = case
     array = SystolicArray.from_config(HardwareConfig(name="bench", rows=rows, cols=cols,
                                                      dataflow=dataflow))
     start = time.perf_counter()
@@ -150,7 +151,7 @@ def bench(repeats: int = 20) -> dict:
         report = simulate_gemm(array, m, n, k, compare_dense=False)
     ours = (time.perf_counter() - start) / repeats
     theirs = scalesim_result["scalesim_seconds"]
-    return {"case": BENCH_CASE[0], "scalesim_s": theirs, "ours_s": ours,
+    return {"case": case[0], "scalesim_s": theirs, "ours_s": ours,
             "speedup": theirs / ours, "scalesim_cycles": scalesim_result["compute_report"],
             "our_compute_cycles": report.compute_cycles}
 
@@ -160,12 +161,14 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, help="write every case to this JSON file")
     parser.add_argument("--case", help="print one case's SCALE-Sim numbers as JSON")
-    parser.add_argument("--bench", action="store_true", help="time SCALE-Sim vs this simulator")
+    parser.add_argument("--bench", nargs="?", const=BENCH_CASES[0][0], metavar="CASE",
+                        help="time SCALE-Sim vs this simulator on one case (default "
+                             f"{BENCH_CASES[0][0]}; also {BENCH_CASES[1][0]})")
     args = parser.parse_args(argv)
     if args.case:
         print(json.dumps(run_scalesim(case_by_id(args.case))))
     elif args.bench:
-        print(json.dumps(bench(), indent=1))
+        print(json.dumps(bench(case_by_id(args.bench)), indent=1))
     else:
         out = args.out or GOLDEN_PATH
         results = [run_scalesim(case) for case in CASES]

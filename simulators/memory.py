@@ -93,15 +93,19 @@ def _sram_words(cfg: HardwareConfig, gemm: Gemm, f: Folds) -> dict[str, np.ndarr
             "ofmap_w": ofmap, "ofmap_r": np.where(first_k_fold, 0, ofmap)}
 
 
-def _fetch_mask(tile_ids: np.ndarray, resident: bool) -> np.ndarray:
-    """True where a fold must bring its tile of this operand from DRAM."""
+def _fetch_mask(tile_ids: np.ndarray, resident: bool, too_big: np.ndarray) -> np.ndarray:
+    """True where a fold must bring its tile of this operand from DRAM.
+
+    Resident operands: each tile's first use. Otherwise: whenever the tile changes, and
+    every fold for a tile larger than half the buffer (it streams through, nothing stays).
+    """
     first = np.zeros(tile_ids.size, dtype=bool)
     if resident:
         first[np.unique(tile_ids, return_index=True)[1]] = True
         return first
     first[0] = True
     first[1:] = tile_ids[1:] != tile_ids[:-1]
-    return first
+    return first | too_big
 
 
 def _dram_traffic(cfg: HardwareConfig, gemm: Gemm, f: Folds, words: dict[str, np.ndarray],
@@ -122,11 +126,12 @@ def _dram_traffic(cfg: HardwareConfig, gemm: Gemm, f: Folds, words: dict[str, np
         ifmap_ids, filter_ids = f.col_fold * (gemm.k + 1) ** 2 + k_ids, f.row_fold
         ifmap_tile, filter_tile = (f.k_hi - f.k_lo) * f.cols_used, f.temporal * f.rows_used
     ifmap_resident = gemm.ifmap_unique_words * wb <= half["ifmap"]
-    ifmap_fetch = _fetch_mask(ifmap_ids, ifmap_resident)
+    ifmap_fetch = _fetch_mask(ifmap_ids, ifmap_resident, ifmap_tile * wb > half["ifmap"])
     # A resident conv input is fetched pixel by pixel, not as its im2col copies.
     ifmap_scale = gemm.ifmap_unique_words / (gemm.m * gemm.k) if ifmap_resident else 1.0
-    filter_total = words["filter"][_fetch_mask(filter_ids, False)].sum() * wb
-    filter_fetch = _fetch_mask(filter_ids, filter_total <= half["filter"])
+    filter_big = filter_tile * wb > half["filter"]
+    filter_total = words["filter"][_fetch_mask(filter_ids, False, filter_big)].sum() * wb
+    filter_fetch = _fetch_mask(filter_ids, filter_total <= half["filter"], filter_big)
     out_tile = words["ofmap_w"] * wb
     spill = out_tile > half["ofmap"]  # partial sums that cannot stay on chip go to DRAM
     last_k_fold = np.append(f.col_fold[1:] != f.col_fold[:-1], True)

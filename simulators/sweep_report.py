@@ -40,6 +40,15 @@ def _num(value) -> str:
     return "-" if value is None or value != value else f"{value:.3f}"
 
 
+def _order(values) -> list[int]:
+    """Numeric order when every value is a number (sweep values arrive as text), else as is."""
+    try:
+        numbers = [float(v) for v in values]
+    except ValueError:
+        return list(range(len(values)))
+    return sorted(range(len(values)), key=numbers.__getitem__)
+
+
 def _plot(frame, key: str, out_dir: Path) -> Path:
     import matplotlib
 
@@ -50,6 +59,7 @@ def _plot(frame, key: str, out_dir: Path) -> Path:
     groups = frame.groupby("nm") if "nm" in frame and key != "nm" else [("all", frame)]
     for label, part in groups:
         means = part.groupby(key, sort=False)[["speedup_vs_dense", "energy_ratio_vs_dense"]].mean()
+        means = means.iloc[_order(means.index)]
         for axis, column in zip(axes, means.columns, strict=True):
             axis.plot(means.index.astype(str), means[column], marker="o", label=f"nm={label}")
     for axis, title in zip(axes, ("speedup over dense", "energy / dense"), strict=True):
