@@ -122,3 +122,16 @@ def test_cuda_kernel_matches_float64(name, case):
     prep, out = run(name, inst, inputs, device="cuda")
     check = inst.check(out, inst.reference(inputs), inputs, prep)
     assert check.valid, f"cuda/{name} on {inst.label}: {check.reason}"
+
+
+def test_grouped_chunks_cover_rows_and_keep_small_experts_whole():
+    from kernels.moe.cpu_grouped import _chunks
+
+    ends = [3, 3, 10, 12, 30]  # expert sizes 3, 0, 7, 2, 18
+    chunks = _chunks(ends, 0, 30, rows=8)
+    segments = [seg for _, _, segs in chunks for seg in segs]
+    assert [(a0, a1) for _, a0, a1 in segments] == [
+        (0, 3), (3, 10), (10, 12), (12, 20), (20, 28), (28, 30)]
+    assert all(c1 - c0 <= 8 and segs[0][1] == c0 and segs[-1][2] == c1
+               for c0, c1, segs in chunks)
+    assert [e for e, _, _ in segments] == [0, 2, 3, 4, 4, 4]  # only the 18-row expert is cut

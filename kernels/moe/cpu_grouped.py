@@ -103,18 +103,27 @@ class _Scratch:
 
 
 def _chunks(ends: list[int], lo: int, hi: int, rows: int) -> list[tuple[int, int, list]]:
-    """Rows lo..hi cut into chunks of <= rows rows, each with its (expert, a0, a1) segments."""
-    out = []
-    for c0 in range(lo, hi, rows):
-        c1 = min(c0 + rows, hi)
-        e = bisect.bisect_right(ends, c0)
-        segments = []
-        while e < len(ends) and (ends[e - 1] if e else 0) < c1:
-            a0, a1 = max(ends[e - 1] if e else 0, c0), min(ends[e], c1)
-            if a1 > a0:
-                segments.append((e, a0, a1))
-            e += 1
-        out.append((c0, c1, segments))
+    """Rows lo..hi as chunks of <= ``rows`` rows, each with its (expert, a0, a1) segments.
+
+    Whole experts are packed together; an expert that does not fit starts a new chunk and
+    only one bigger than a chunk is cut, so an expert's weights are read as few times as
+    possible."""
+    out: list[tuple[int, int, list]] = []
+    c0, segments = lo, []
+    e = bisect.bisect_right(ends, lo)
+    while e < len(ends) and (ends[e - 1] if e else 0) < hi:
+        a0, a1 = max(ends[e - 1] if e else 0, lo), min(ends[e], hi)
+        if a1 > a0 and segments and a1 - c0 > rows:
+            out.append((c0, a0, segments))
+            c0, segments = a0, []
+        while a1 - a0 > rows:
+            out.append((a0, a0 + rows, [(e, a0, a0 + rows)]))
+            a0 = c0 = a0 + rows
+        if a1 > a0:
+            segments.append((e, a0, a1))
+        e += 1
+    if segments:
+        out.append((c0, segments[-1][2], segments))
     return out
 
 
