@@ -97,3 +97,13 @@ def test_a_layer_simulates_in_about_a_millisecond():
     for _ in range(20):
         simulate_gemm(a, 128, 3072, 768, nm=(2, 4), compare_dense=False)
     assert (time.perf_counter() - start) / 20 < 0.02
+
+
+def test_a_tile_larger_than_half_its_buffer_streams_every_fold():
+    # ws, one row fold (K = 64 rows), two column folds: the 4 KiB activation tile is reused
+    # across them only if it fits in half the ifmap buffer.
+    roomy = simulate_gemm(array(rows=64, dataflow="ws"), 64, 64, 64, compare_dense=False)
+    tight = simulate_gemm(array(rows=64, dataflow="ws", ifmap_sram_kib=1), 64, 64, 64,
+                          compare_dense=False)
+    assert roomy.ifmap_dram_bytes == 64 * 64
+    assert tight.ifmap_dram_bytes == 2 * 64 * 64
