@@ -68,10 +68,10 @@ def make_grouped_cpu(inst, inputs, chunk_rows: int = 0, workers: int = 1,
         tokens = order // k
         with limit(limits=blas_threads):
             _run_all(pool, [(expert_part, lo, hi, s, tokens, ends)
-                            for lo, hi, s in zip(row_cuts, row_cuts[1:], scratch)])
+                            for lo, hi, s in zip(row_cuts, row_cuts[1:], scratch, strict=False)])
             inv[order] = rows
             _run_all(pool, [(combine_part, t0, t1)
-                            for t0, t1 in zip(token_cuts, token_cuts[1:])])
+                            for t0, t1 in zip(token_cuts, token_cuts[1:], strict=False)])
         return y
 
     return Plan(run, 2.0 * d * inst.d_ff * (3 if inst.gated else 2) * pairs)

@@ -9,8 +9,9 @@ Every ``run`` writes into buffers it owns and returns the same output array each
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,7 @@ def make_grouped(xp, put, inst, inputs) -> Plan:
     def run():
         order = xp.argsort(flat, kind="stable")
         ends = host_list(xp, xp.cumsum(xp.bincount(flat, minlength=n)))
-        groups = [(e, lo, hi) for e, (lo, hi) in enumerate(zip([0] + ends[:-1], ends))
+        groups = [(e, lo, hi) for e, (lo, hi) in enumerate(zip([0] + ends[:-1], ends, strict=True))
                   if hi > lo]
         xp.take(x, order // k, axis=0, out=xs)
         for e, lo, hi in groups:

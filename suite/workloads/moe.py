@@ -26,8 +26,7 @@ import numpy as np
 from suite.errors import ParamError
 from suite.registry import FamilySpec, register_family
 from suite.workload import Check, Prepared, Work, WorkloadInstance
-from suite.workloads.moe_routing import (
-    ROUTING_HELP, capacity, dropped_pairs, load_imbalance, parse_routing, route)
+from suite.workloads import moe_routing as routing
 
 # Shapes of real MoE layers: d_model, d_ff (per expert), routed experts, top-k, expert type.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -54,7 +53,7 @@ PARAMS = {
     "shared_experts": "always-on experts (DeepSeek style), integer >= 0; default 0",
     "tokens": "tokens T in the batch, integer >= 1 (2048 prefill, 8 decode); default 512",
     "scale": "integer >= 1 dividing d_model and d_ff (CPU quick suite); default 1",
-    "routing": ROUTING_HELP + "; default uniform",
+    "routing": routing.ROUTING_HELP + "; default uniform",
     "capacity_factor": "number > 0; expert capacity = ceil(cf * T * k / E); default 1.25",
     "dtype": f"one of {', '.join(DTYPES)}; default float32",
 }
@@ -98,8 +97,8 @@ class MoeInstance(WorkloadInstance):
         self.activation = shape.get("expert", "swiglu")
         self.gated = self.activation == "swiglu"
         self.shared_experts, self.tokens = params["shared_experts"], params["tokens"]
-        self.routing = parse_routing(params["routing"])
-        self.capacity = capacity(params["capacity_factor"], self.tokens, self.top_k,
+        self.routing = routing.parse_routing(params["routing"])
+        self.capacity = routing.capacity(params["capacity_factor"], self.tokens, self.top_k,
                                  self.experts)
         self.dtype = np.dtype(params["dtype"])
 
@@ -117,7 +116,7 @@ class MoeInstance(WorkloadInstance):
     def build_inputs(self) -> MoeInputs:
         rng = np.random.default_rng(self.seed)
         x = rng.standard_normal((self.tokens, self.d_model), dtype=np.float32)
-        idx, weight = route(x, self.routing, self.experts, self.top_k, rng)
+        idx, weight = routing.route(x, self.routing, self.experts, self.top_k, rng)
         n = self.experts + self.shared_experts
         w_in = _normal(rng, (n, self.d_model, self.h_in), self.d_model, self.dtype)
         w_down = _normal(rng, (n, self.d_ff, self.d_model), self.d_ff, self.dtype)
@@ -190,7 +189,7 @@ def check_output(inst: MoeInstance, output: Any, reference: np.ndarray, inputs: 
     checks: dict[str, Any] = {}
     semantics, rate, reason = reference, 0.0, ""
     if dropped is not None:
-        expected = dropped_pairs(inputs.expert_idx, inst.capacity)
+        expected = routing.dropped_pairs(inputs.expert_idx, inst.capacity)
         rule_ok = dropped.shape == expected.shape and bool(np.array_equal(dropped, expected))
         checks["drop_rule"] = {"value": rule_ok, "capacity": inst.capacity,
                                "expected_dropped": int(expected.sum())}
@@ -204,7 +203,7 @@ def check_output(inst: MoeInstance, output: Any, reference: np.ndarray, inputs: 
         reason = reason or f"rel_error_vs_semantics {sem_error:.3g} > tolerance {tol:g}"
     accuracy = {"rel_error": _rel_error(out64, reference), "rel_error_vs_semantics": sem_error,
                 "dropped_token_rate": rate,
-                "load_imbalance": load_imbalance(inputs.expert_idx, inst.experts)}
+                "load_imbalance": routing.load_imbalance(inputs.expert_idx, inst.experts)}
     return Check(reason == "", accuracy, checks, reason)
 
 
@@ -250,7 +249,7 @@ def build(params: dict[str, Any], seed: int) -> MoeInstance:
 def _validate_choices(full: dict[str, Any], expert: Any) -> None:
     if expert not in EXPERT_TYPES:
         raise ParamError("expert", expert, PARAMS["expert"])
-    parse_routing(full["routing"])
+    routing.parse_routing(full["routing"])
     cf = full["capacity_factor"]
     if isinstance(cf, bool) or not isinstance(cf, (int, float)) or not cf > 0:
         raise ParamError("capacity_factor", cf, PARAMS["capacity_factor"])
