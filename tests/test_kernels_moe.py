@@ -135,3 +135,13 @@ def test_grouped_chunks_cover_rows_and_keep_small_experts_whole():
     assert all(c1 - c0 <= 8 and segs[0][1] == c0 and segs[-1][2] == c1
                for c0, c1, segs in chunks)
     assert [e for e, _, _ in segments] == [0, 2, 3, 4, 4, 4]  # only the 18-row expert is cut
+
+
+def test_capacity_buffer_larger_than_the_expert_id_type():
+    # E * C = 64 * 625 = 40000 buffer rows: more than int16 expert ids can count
+    inst = build({"d_model": 8, "d_ff": 4, "experts": 64, "top_k": 2, "tokens": 2000,
+                  "capacity_factor": 10}, seed=0)
+    inputs = inst.build_inputs()
+    prep, out = run("capacity", inst, inputs)
+    assert inst.capacity * inst.experts > 2**15
+    assert inst.check(out, inst.reference(inputs), inputs, prep).valid

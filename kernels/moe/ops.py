@@ -66,3 +66,9 @@ def id_dtype(n_experts: int):
 def host_list(xp, arr) -> list:
     """A small device array as a Python list (a sync on the GPU)."""
     return (arr if xp is np else arr.get()).tolist()
+
+
+def stable_argsort(xp, a):
+    """A stable argsort: numpy needs ``kind="stable"``; CuPy's is always stable and older
+    CuPy versions reject the ``kind`` argument."""
+    return np.argsort(a, kind="stable") if xp is np else xp.argsort(a)

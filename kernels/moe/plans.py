@@ -15,7 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from kernels.moe.ops import activate, dense_combine_weights, full_routing, host_list, id_dtype
+from kernels.moe.ops import (
+    activate,
+    dense_combine_weights,
+    full_routing,
+    host_list,
+    id_dtype,
+    stable_argsort,
+)
 
 
 @dataclass
@@ -27,6 +34,11 @@ class Plan:
     flops: float
     dropped: Any = None
     bytes_min: float | None = None  # set where the kernel reads more than routed experts
+
+
+def _ids(xp, n_experts: int):
+    """Expert ids: small ints for numpy's radix sort; int32 on the GPU (CuPy's bincount)."""
+    return id_dtype(n_experts) if xp is np else np.int32
 
 
 def _all_weights_bytes(inst, inputs) -> float:
@@ -69,7 +81,7 @@ def make_grouped(xp, put, inst, inputs) -> Plan:
     idx, weight = full_routing(inputs)
     t, k = idx.shape
     n, pairs, d = inputs.w_in.shape[0], idx.size, inst.d_model
-    flat, w_flat = put(idx.ravel().astype(id_dtype(n))), put(weight.ravel())
+    flat, w_flat = put(idx.ravel().astype(_ids(xp, n))), put(weight.ravel())
     x, w_in, w_down = put(inputs.x), put(inputs.w_in), put(inputs.w_down)
     all_pairs = put(np.arange(pairs))
     xs, ys = xp.empty((pairs, d), x.dtype), xp.empty((pairs, d), x.dtype)
@@ -78,7 +90,7 @@ def make_grouped(xp, put, inst, inputs) -> Plan:
     inv, y = xp.empty(pairs, np.int64), xp.empty((t, d), x.dtype)
 
     def run():
-        order = xp.argsort(flat, kind="stable")
+        order = stable_argsort(xp, flat)
         ends = host_list(xp, xp.cumsum(xp.bincount(flat, minlength=n)))
         groups = [(e, lo, hi) for e, (lo, hi) in enumerate(zip([0] + ends[:-1], ends, strict=True))
                   if hi > lo]
@@ -103,7 +115,10 @@ def make_capacity(xp, put, inst, inputs) -> Plan:
     over the 3-D buffer. Shared experts see every token (never dropped)."""
     e_n, c, k, t, d = inst.experts, inst.capacity, inst.top_k, inst.tokens, inst.d_model
     pairs = t * k
-    slot_major = put(np.ascontiguousarray(inputs.expert_idx.T).ravel().astype(id_dtype(e_n)))
+    ids = np.ascontiguousarray(inputs.expert_idx.T).ravel()  # slot-major: j = slot * T + token
+    slot_major = put(ids.astype(_ids(xp, e_n)))
+    row_base = put(ids.astype(np.int64) * c)  # first buffer row of each pair's expert (E*C may
+    # exceed the small id type, so this product is made in int64)
     w_sm = put(np.ascontiguousarray(inputs.expert_weight.T).ravel())
     token_of, all_pairs = put(np.tile(np.arange(t), k)), put(np.arange(pairs))
     x, w_in, w_down = put(inputs.x), put(inputs.w_in), put(inputs.w_down)
@@ -116,7 +131,7 @@ def make_capacity(xp, put, inst, inputs) -> Plan:
     shared = _shared_ffn(xp, inst, x, w_in, w_down)
 
     def run():
-        order = xp.argsort(slot_major, kind="stable")
+        order = stable_argsort(xp, slot_major)
         counts = xp.bincount(slot_major, minlength=e_n)
         starts = xp.cumsum(counts) - counts
         pos = xp.empty(pairs, np.int64)
@@ -127,7 +142,7 @@ def make_capacity(xp, put, inst, inputs) -> Plan:
         xp.matmul(disp, w_in_routed, out=h)
         activate(xp, h, inst.activation, a)
         xp.matmul(a, w_down_routed, out=out)
-        xp.take(out.reshape(e_n * c, d), slot_major * c + xp.minimum(pos, c - 1), axis=0, out=g)
+        xp.take(out.reshape(e_n * c, d), row_base + xp.minimum(pos, c - 1), axis=0, out=g)
         xp.multiply(g, (w_sm * keep)[:, None], out=g)  # dropped pairs weigh 0
         xp.sum(g.reshape(k, t, d), axis=0, out=y)
         shared(y)
