@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from suite.registry import KernelContext, find_kernel, kernel_names, make_device
-from suite.workloads.moe import build
+from suite.workloads.moe import MoePrepared, build
 from suite.workloads.moe_routing import dropped_pairs
 
 CPU_KERNELS = ["dense", "loop", "grouped", "capacity"]
@@ -145,3 +145,45 @@ def test_capacity_buffer_larger_than_the_expert_id_type():
     prep, out = run("capacity", inst, inputs)
     assert inst.capacity * inst.experts > 2**15
     assert inst.check(out, inst.reference(inputs), inputs, prep).valid
+
+
+class _HostArray(np.ndarray):
+    """A numpy array with CuPy's ``.get()``, so numpy can stand in for CuPy below."""
+
+    def get(self):
+        return np.asarray(self)
+
+
+class _FakeCupy:
+    """numpy behind CuPy's differences that the plans rely on (no ``kind=`` in argsort,
+    ``.get()`` to reach the host), to run the GPU code paths where no GPU is."""
+
+    def __getattr__(self, name):
+        fn = getattr(np, name)
+        if not callable(fn) or isinstance(fn, type):
+            return fn
+
+        def on_device(*args, **kwargs):
+            out = fn(*args, **kwargs)
+            return out.view(_HostArray) if isinstance(out, np.ndarray) else out
+
+        return on_device
+
+    @staticmethod
+    def argsort(a):
+        return np.argsort(a, kind="stable").view(_HostArray)
+
+
+@pytest.mark.parametrize("make", ["make_dense", "make_grouped", "make_capacity"])
+def test_gpu_code_paths_with_numpy_standing_in(make):
+    from kernels.moe import plans
+
+    inst = build({**BASE, "capacity_factor": 0.5, "shared_experts": 1}, seed=6)
+    inputs = inst.build_inputs()
+    plan = getattr(plans, make)(_FakeCupy(), lambda a: np.asarray(a).view(_HostArray),
+                                inst, inputs)
+    out = np.asarray(plan.run())
+    dropped = None if plan.dropped is None else np.asarray(plan.dropped)
+    check = inst.check(out, inst.reference(inputs), inputs,
+                       MoePrepared(run=plan.run, dropped=dropped))
+    assert check.valid, check.reason
