@@ -209,7 +209,7 @@ def expand_instances(cfg: SuiteConfig, only: set[str] | None = None) -> list[Wor
         family = registry.get_family(group.family)
         keys = list(group.grid)
         for combo in itertools.product(*(range(len(group.grid[k])) for k in keys)):
-            params = {k: group.grid[k][j] for k, j in zip(keys, combo)}
+            params = {k: group.grid[k][j] for k, j in zip(keys, combo, strict=True)}
             try:
                 instances.append(family.build(params, cfg.defaults.seed))
             except ParamError as exc:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from rich.console import Console
 from rich.markup import escape

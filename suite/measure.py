@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from suite.config import MeasureSettings
 from suite.errors import Unsupported

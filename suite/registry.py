@@ -23,18 +23,20 @@ every direct child module or sub-package of ``suite.workloads``, ``kernels`` and
 from __future__ import annotations
 
 import importlib
-import os
 import importlib.util
+import os
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from suite.errors import UserError
 
 if TYPE_CHECKING:
-    import pandas as pd
     from pathlib import Path
+
+    import pandas as pd
 
     from suite.devices import Device
     from suite.workload import Prepared, WorkloadInstance
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
 class KernelContext:
     """What a kernel gets besides the instance and inputs: its device and YAML options."""
 
-    device: "Device"
+    device: Device
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -60,13 +62,13 @@ class FamilySpec:
     """
 
     name: str
-    build: Callable[[dict[str, Any], int], "WorkloadInstance"]
+    build: Callable[[dict[str, Any], int], WorkloadInstance]
     params: dict[str, str]
     baseline_kernel: str
     accuracy_metric: str
     accuracy_higher_is_better: bool = False
     description: str = ""
-    plot: Callable[["pd.DataFrame", "Path"], list["Path"]] | None = None
+    plot: Callable[[pd.DataFrame, Path], list[Path]] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,10 +78,10 @@ class KernelSpec:
     family: str
     name: str
     device: str
-    prepare: Callable[["WorkloadInstance", Any, KernelContext], "Prepared"]
+    prepare: Callable[[WorkloadInstance, Any, KernelContext], Prepared]
     needs: tuple[str, ...] = ()
     description: str = ""
-    supports: Callable[["WorkloadInstance"], str | None] | None = None
+    supports: Callable[[WorkloadInstance], str | None] | None = None
 
     def missing_needs(self) -> str | None:
         """Why this kernel cannot run here (a library is not installed), or None."""
@@ -88,14 +90,14 @@ class KernelSpec:
             return f"needs {', '.join(missing)} (not installed)"
         return None
 
-    def unsupported_reason(self, instance: "WorkloadInstance") -> str | None:
+    def unsupported_reason(self, instance: WorkloadInstance) -> str | None:
         return self.supports(instance) if self.supports else None
 
 
 ANY_FAMILY = "*"  # kernels that serve every family, like the harness's null system
 _FAMILIES: dict[str, FamilySpec] = {}
 _KERNELS: dict[tuple[str, str, str], KernelSpec] = {}
-_DEVICE_KINDS: dict[str, Callable[[str], "Device"]] = {}
+_DEVICE_KINDS: dict[str, Callable[[str], Device]] = {}
 _DEVICE_DOCS: dict[str, str] = {}
 _BROKEN: dict[str, str] = {}
 _loaded = False
@@ -126,7 +128,7 @@ def register_kernel(family: str, name: str, *, device: str, needs: tuple[str, ..
     return decorate
 
 
-def register_device_kind(kind: str, factory: Callable[[str], "Device"], doc: str = "") -> None:
+def register_device_kind(kind: str, factory: Callable[[str], Device], doc: str = "") -> None:
     """Add a device kind; ``factory(argument)`` makes the device for ``kind`` or ``kind:argument``."""
     _DEVICE_KINDS[kind] = factory
     _DEVICE_DOCS[kind] = doc
@@ -170,7 +172,7 @@ def kernel_names(family: str, device_kind: str) -> list[str]:
                   if k.family in (family, ANY_FAMILY) and k.device == device_kind)
 
 
-def make_device(name: str) -> "Device":
+def make_device(name: str) -> Device:
     """``cpu``, ``cuda`` or ``sim:<hw-config>`` -> a Device; unknown kinds are a UserError."""
     load_plugins()
     kind, _, arg = name.partition(":")

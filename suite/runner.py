@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from suite.config import SuiteConfig
 from suite.derive import RunContext, make_record

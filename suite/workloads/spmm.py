@@ -17,7 +17,12 @@ from suite.errors import ParamError
 from suite.registry import FamilySpec, register_family
 from suite.workload import Check, Prepared, Work, WorkloadInstance
 from suite.workloads.spmm_patterns import (
-    MASK_METHODS, PATTERN_HELP, Pattern, make_mask, parse_pattern)
+    MASK_METHODS,
+    PATTERN_HELP,
+    Pattern,
+    make_mask,
+    parse_pattern,
+)
 
 # (M, K) = (output features, input features) of real layers.
 LAYER_SHAPES: dict[str, tuple[int, int]] = {
