@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from suite.checks import as_checked_float64, rel_error
 from suite.errors import ParamError
 from suite.registry import FamilySpec, register_family
 from suite.workload import Check, Prepared, Work, WorkloadInstance
@@ -179,13 +180,9 @@ def check_output(inst: MoeInstance, output: Any, reference: np.ndarray, inputs: 
     """Valid when the output matches the float64 computation of the kernel's semantics:
     exact routing, or for dropping kernels the capacity rule's drop set (which the kernel's
     reported set must equal). Accuracy is always reported against exact routing."""
-    out = np.asarray(output)
-    if out.shape != reference.shape:
-        return Check(False, {}, {"shape": [list(out.shape), list(reference.shape)]},
-                     f"output shape {out.shape} != reference {reference.shape}")
-    out64 = out.astype(np.float64)
-    if not np.all(np.isfinite(out64)):
-        return Check(False, {}, {"finite": False}, "output has NaN or Inf")
+    out64, failed = as_checked_float64(output, reference)
+    if failed is not None:
+        return failed
     checks: dict[str, Any] = {}
     semantics, rate, reason = reference, 0.0, ""
     if dropped is not None:
@@ -196,21 +193,15 @@ def check_output(inst: MoeInstance, output: Any, reference: np.ndarray, inputs: 
         reason = "" if rule_ok else "dropped pairs do not follow the capacity rule"
         semantics = combine_float64(inputs, inst.activation, keep=~expected)
         rate = float(expected.mean())
-    sem_error = _rel_error(out64, semantics)
+    sem_error = rel_error(out64, semantics)
     tol = TOLERANCE[inst.dtype.name]
     checks["rel_error_vs_semantics"] = {"value": sem_error, "max": tol}
     if sem_error > tol:
         reason = reason or f"rel_error_vs_semantics {sem_error:.3g} > tolerance {tol:g}"
-    accuracy = {"rel_error": _rel_error(out64, reference), "rel_error_vs_semantics": sem_error,
+    accuracy = {"rel_error": rel_error(out64, reference), "rel_error_vs_semantics": sem_error,
                 "dropped_token_rate": rate,
                 "load_imbalance": routing.load_imbalance(inputs.expert_idx, inst.experts)}
     return Check(reason == "", accuracy, checks, reason)
-
-
-def _rel_error(out: np.ndarray, ref: np.ndarray) -> float:
-    scale = float(np.linalg.norm(ref))
-    diff = float(np.linalg.norm(out - ref))
-    return diff / scale if scale > 0 else diff
 
 
 def _normal(rng, shape, fan_in: int, dtype: np.dtype) -> np.ndarray:

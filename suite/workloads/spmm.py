@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from suite.checks import as_checked_float64, rel_error
 from suite.errors import ParamError
 from suite.registry import FamilySpec, register_family
 from suite.workload import Check, Prepared, Work, WorkloadInstance
@@ -104,16 +105,10 @@ class SpmmInstance(WorkloadInstance):
 
 def check_matrix(output: Any, reference: np.ndarray, tolerance: float) -> Check:
     """Relative Frobenius error against the float64 reference (absolute if it is zero)."""
-    out = np.asarray(output)
-    if out.shape != reference.shape:
-        return Check(False, {}, {"shape": [list(out.shape), list(reference.shape)]},
-                     f"output shape {out.shape} != reference {reference.shape}")
-    out64 = out.astype(np.float64)
-    if not np.all(np.isfinite(out64)):
-        return Check(False, {}, {"finite": False}, "output has NaN or Inf")
-    diff = float(np.linalg.norm(out64 - reference))
-    scale = float(np.linalg.norm(reference))
-    error = diff / scale if scale > 0 else diff
+    out64, failed = as_checked_float64(output, reference)
+    if failed is not None:
+        return failed
+    error = rel_error(out64, reference)
     valid = error <= tolerance
     reason = "" if valid else f"rel_error {error:.3g} > tolerance {tolerance:g}"
     return Check(valid, {"rel_error": error},
