@@ -74,6 +74,7 @@ def make_plan(cfg: SuiteConfig, only: set[str] | None = None,
             if spec is not None:
                 baseline = spec.name == registry.get_family(family).baseline_kernel
                 systems.append(System(entry, spec, device, baseline))
+    _check_each_system_can_run(cfg, systems, instances)
     systems = _filter(systems, system_patterns)
     systems = _add_baselines(systems, selected)
     used = {s.device.name for s in systems}
@@ -104,6 +105,21 @@ def _kernel(cfg: SuiteConfig, entry: SystemEntry, family: str, device: Device,
                         f"{device.kind}; allowed: {', '.join(allowed) or 'none'}"
                         + registry.broken_note())
     return spec
+
+
+def _check_each_system_can_run(cfg: SuiteConfig, systems: list[System],
+                               instances: list[WorkloadInstance]) -> None:
+    """A listed kernel that supports none of its instances (an N:M pattern it cannot do,
+    say) is a configuration mistake, not a column of skipped rows."""
+    for entry in cfg.systems:
+        bound = [s for s in systems if s.entry is entry]
+        reasons = [s.spec.unsupported_reason(i) for s in bound for i in instances
+                   if i.family == s.spec.family]
+        if reasons and all(reasons):
+            patterns = sorted({str(i.params.get("pattern", i.label)) for s in bound
+                               for i in instances if i.family == s.spec.family})
+            raise cfg.error(f"{entry.path}.kernel", f"{entry.kernel} cannot run any instance "
+                            f"of this suite ({', '.join(patterns)}): {reasons[0]}")
 
 
 def _filter(systems: list[System], patterns: list[str] | None) -> list[System]:

@@ -99,3 +99,18 @@ def test_system_filter_keeps_the_baseline_and_rejects_no_match():
 def test_only_rejects_unknown_family():
     with pytest.raises(UserError, match="--only: unknown family 'attention'"):
         make_plan(parse_suite(TOY_SUITE, "toy.yaml"), only={"attention"})
+
+
+def test_a_kernel_that_can_run_no_instance_is_a_config_error():
+    text = ("name: x\nworkloads:\n  - family: spmm\n    grid:\n      shape: [[64, 64]]\n"
+            "      pattern: ['unstructured(0.1)', dense]\nsystems:\n"
+            "  - {device: cpu, kernel: nm-numba}\n")
+    message = error_of(text)
+    assert message.startswith("s.yaml:8: systems[0].kernel: nm-numba cannot run any instance")
+    assert "needs an N:M pattern" in message
+
+
+def test_a_kernel_that_can_run_some_instances_skips_the_others():
+    text = ("name: x\nworkloads:\n  - family: spmm\n    grid:\n      shape: [[64, 64]]\n"
+            "      pattern: ['2:4', dense]\nsystems:\n  - {device: cpu, kernel: nm-numba}\n")
+    assert len(make_plan(parse_suite(text, "s.yaml")).instances) == 2
