@@ -32,7 +32,7 @@ from numba.extending import intrinsic
 VECTOR_BYTES = 64   # one AVX-512 register
 TILE_COLS = 128     # columns of x per packed tile: 8 zmm registers of float32 (512 B)
 BLOCK_ROWS_K = 64   # rows of x per K block: the slab a task re-reads is 64 x 128 values, 32 KiB
-BLOCK_ROWS_M = 128  # output rows per task: how many rows reuse one x slab
+BLOCK_ROWS_M = 512  # output rows per task: how many rows reuse one x slab (256-512 best)
 MAX_VECTORS = 8     # accumulators held in registers per micro-kernel call
 
 
@@ -138,14 +138,14 @@ def _apply_block(values, columns, x_tile, acc, r0, r1, p0, p1):
     """acc[i - r0] += sum over kept values p0..p1 of row i of value * x_tile[column]."""
     width = acc.shape[1]
     lanes = 64 // acc.itemsize
-    step = 8 * lanes
+    step = MAX_VECTORS * lanes
     for i in range(r0, r1):
         c = acc[i - r0]
         v = values[i]
         col = columns[i]
         j = 0
         while j + step <= width:
-            _micro(x_tile, v, col, p0, p1, c, j, 8)
+            _micro(x_tile, v, col, p0, p1, c, j, MAX_VECTORS)
             j += step
         while j < width:  # narrow tiles (N < TILE_COLS): one vector at a time
             _micro(x_tile, v, col, p0, p1, c, j, 1)
@@ -173,9 +173,9 @@ def nm_spmm(values, columns, x, out, x_packed, acc, n, block_groups):
     rows_per_task = acc.shape[1]
     n_blocks = -(-m_rows // rows_per_task)
     for task in prange(n_blocks * n_tiles):
-        r0 = (task // n_tiles) * rows_per_task
+        r0 = (task % n_blocks) * rows_per_task
         r1 = min(r0 + rows_per_task, m_rows)
-        t = task % n_tiles
+        t = task // n_blocks
         block = acc[nb.get_thread_id()]
         block[:, :] = 0
         for g0 in range(0, groups, block_groups):
