@@ -32,7 +32,7 @@ from numba.extending import intrinsic
 VECTOR_BYTES = 64   # one AVX-512 register
 TILE_COLS = 128     # columns of x per packed tile: 8 zmm registers of float32 (512 B)
 BLOCK_ROWS_K = 64   # rows of x per K block: the slab a task re-reads is 64 x 128 values, 32 KiB
-BLOCK_ROWS_M = 512  # output rows per task: how many rows reuse one x slab (256-512 best)
+BLOCK_ROWS_M = 256  # output rows per task: how many rows reuse one x slab
 MAX_VECTORS = 8     # accumulators held in registers per micro-kernel call
 
 
