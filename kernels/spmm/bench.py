@@ -5,15 +5,23 @@ interleaved: each round calls every kernel once untimed (so a switch between thr
 does not land in the sample) and then ``--calls`` times back to back. It prints the median
 per-call time, useful GFLOP/s (2 * non-zeros * N / time), the speedup over dense and the
 roofline floor fraction (floor from the measured peaks; see docs/kernels-spmm.md).
+
+Idle BLAS/OpenMP pools must sleep (``suite.threads``), or the dense baseline's spinning
+threads slow whichever kernel is timed next. Those variables are read when numpy loads its
+BLAS, which happens on ``import kernels.spmm`` before this module runs, so ``main`` re-runs
+the process with them set when they are missing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
 
+from suite import threads
 from suite.devices import CpuDevice
 from suite.metrics import roofline_floor_s
 from suite.registry import KernelContext, find_kernel, make_device
@@ -59,7 +67,17 @@ def report(instance, inputs, ready, samples, peaks) -> None:
               f"floor {floor * 1e3:6.2f} ms ({floor / t:4.0%})")
 
 
+def _quiet_pools_or_reexec(argv) -> None:
+    """Re-run ``python -m kernels.spmm.bench`` with suite.threads' settings if any is unset."""
+    if all(name in os.environ for name in threads.QUIET_POOLS):
+        return
+    threads.apply()
+    args = list(sys.argv[1:] if argv is None else argv)
+    os.execv(sys.executable, [sys.executable, "-m", "kernels.spmm.bench", *args])
+
+
 def main(argv=None) -> None:
+    _quiet_pools_or_reexec(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", default="1024x1024x1024", help="MxKxN[,MxKxN...]")
     parser.add_argument("--patterns", default="2:4,1:4,2:8,1:8")
