@@ -24,7 +24,7 @@ def speedup_vs_density(frame: pd.DataFrame, out_dir: Path, family: str) -> list[
     ok = ok[~ok.is_baseline.astype(bool)]
     if ok.empty:
         return []
-    fig, ax = plt.subplots(figsize=(7.5, 5))
+    fig, ax = plt.subplots(figsize=(9.5, 5))
     for system, part in ok.groupby("system"):
         by_density = part.groupby("density").speedup.median().sort_index()
         ax.plot(by_density.index, by_density.values, marker="o", label=system)
@@ -35,7 +35,7 @@ def speedup_vs_density(frame: pd.DataFrame, out_dir: Path, family: str) -> list[
     ax.set_ylabel("speedup over dense on the same device (x)")
     ax.set_title(f"{family}: speedup vs density (median over shapes)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     path = out_dir / f"{family}_speedup_vs_density.png"
     fig.tight_layout()
     fig.savefig(path, dpi=120)
