@@ -13,7 +13,8 @@ A family registers once (``register_family``); a kernel is one function plus one
         return Prepared(run=lambda: w @ inputs.x, bytes_min=...)
 
 A kernel raises ``suite.errors.Unsupported("why")`` when it cannot run an instance (the row
-is skipped with that reason). Heavy libraries are imported inside the function, so a missing
+is skipped with that reason); a cheap ``supports=fn(instance) -> reason | None`` is checked
+before every prepare (and at config time), so the kernel need not check it again. Heavy libraries are imported inside the function, so a missing
 one skips rows instead of breaking start-up. Plug-in modules are found by ``load_plugins``:
 every direct child module or sub-package of ``suite.workloads``, ``kernels`` and
 ``simulators`` (names starting with ``_`` are skipped), plus any module named by the ``sparsecap.plugins`` entry-point group or listed
@@ -22,6 +23,7 @@ every direct child module or sub-package of ``suite.workloads``, ``kernels`` and
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
-from suite.errors import UserError
+from suite.errors import Unsupported, UserError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -122,10 +124,24 @@ def register_kernel(family: str, name: str, *, device: str, needs: tuple[str, ..
             raise ValueError(f"kernel {family}/{name} on {device} registered twice")
         doc = description or (fn.__doc__ or "").strip().splitlines()[0:1]
         text = doc if isinstance(doc, str) else (doc[0] if doc else "")
-        _KERNELS[key] = KernelSpec(family, name, device, fn, tuple(needs), text, supports)
+        prepare = _checked(fn, supports) if supports else fn
+        _KERNELS[key] = KernelSpec(family, name, device, prepare, tuple(needs), text, supports)
         return fn
 
     return decorate
+
+
+def _checked(fn, supports):
+    """``fn`` behind its ``supports`` check, so a kernel never re-checks inside itself."""
+
+    @functools.wraps(fn)
+    def prepare(instance, inputs, ctx):
+        reason = supports(instance)
+        if reason:
+            raise Unsupported(reason)
+        return fn(instance, inputs, ctx)
+
+    return prepare
 
 
 def register_device_kind(kind: str, factory: Callable[[str], Device], doc: str = "") -> None:

@@ -11,18 +11,12 @@ import numpy as np
 
 from kernels.spmm import costs
 from kernels.spmm.formats import nm_compress
-from suite.errors import Unsupported
 from suite.registry import register_kernel
 from suite.workload import Prepared
 
 SCIPY_DTYPES = ("float32", "float64")  # scipy.sparse has no float16 matmul
 NUMBA_DTYPES = ("float32", "float64")  # numba has no float16 arithmetic on CPU
 BSR_DEFAULT_BLOCK = 4
-
-
-def _refuse(reason: str | None) -> None:
-    if reason:
-        raise Unsupported(reason)
 
 
 def _copy_out(out: np.ndarray) -> np.ndarray:
@@ -47,7 +41,6 @@ def _scipy_supports(instance):
                  description="scipy.sparse CSR @ dense (single thread)", supports=_scipy_supports)
 def scipy_csr(instance, inputs, ctx):
     import scipy.sparse as sp
-    _refuse(_scipy_supports(instance))
     w = sp.csr_matrix(inputs.weight)
     x = inputs.x
     flops, bytes_min = costs.csr_cost(instance, w.nnz, instance.m)
@@ -71,7 +64,6 @@ def bsr_block(instance) -> int:
                  supports=_scipy_supports)
 def scipy_bsr(instance, inputs, ctx):
     import scipy.sparse as sp
-    _refuse(_scipy_supports(instance))
     size = bsr_block(instance)
     w = _padded_bsr(sp, inputs.weight, size)
     x, m = inputs.x, instance.m
@@ -108,7 +100,6 @@ def csr_numba(instance, inputs, ctx):
     import scipy.sparse as sp
 
     from kernels.spmm import cpu_numba
-    _refuse(_numba_supports(instance))
     w = sp.csr_matrix(inputs.weight)
     data, indices, indptr = w.data, w.indices.astype(np.int32), w.indptr.astype(np.int64)
     x = np.ascontiguousarray(inputs.x)
@@ -134,7 +125,6 @@ def _nm_numba_supports(instance):
                  supports=_nm_numba_supports)
 def nm_numba(instance, inputs, ctx):
     from kernels.spmm import cpu_numba
-    _refuse(_nm_numba_supports(instance))
     n, m = instance.pattern.n, instance.pattern.m
     nm = nm_compress(inputs.weight, n, m)
     # Absolute int32 columns are a prepare-time cache of group*m + index; the stored format

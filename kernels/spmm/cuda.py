@@ -86,9 +86,6 @@ def _cusparse_supports(instance):
 def cusparse_csr(instance, inputs, ctx):
     import scipy.sparse as sp
     cp = _cupy()
-    reason = _cusparse_supports(instance)
-    if reason:
-        raise Unsupported(reason)
     import cupyx.scipy.sparse as csp
     host = sp.csr_matrix(inputs.weight)
     w, x = csp.csr_matrix(host), cp.asarray(inputs.x)
@@ -115,9 +112,6 @@ def _nm_kernel(cp, dtype_name: str):
                  supports=_nm_cupy_supports)
 def nm_cupy(instance, inputs, ctx):
     cp = _cupy()
-    reason = _nm_cupy_supports(instance)
-    if reason:
-        raise Unsupported(reason)
     n, m = instance.pattern.n, instance.pattern.m
     nm = nm_compress(inputs.weight, n, m)
     values, indices = cp.asarray(nm.values), cp.asarray(nm.indices)
@@ -148,9 +142,6 @@ def _cusparselt_supports(instance):
                  description="2:4 on sparse tensor cores: torch to_sparse_semi_structured",
                  supports=_cusparselt_supports)
 def nm_cusparselt(instance, inputs, ctx):
-    reason = _cusparselt_supports(instance)
-    if reason:
-        raise Unsupported(reason)
     torch = _torch_cuda()
     from torch.sparse import to_sparse_semi_structured
     dense_w = torch.from_numpy(np.ascontiguousarray(inputs.weight)).to("cuda")

@@ -39,9 +39,6 @@ def _load_mkl():
                  supports=_mkl_supports)
 def mkl_csr(instance, inputs, ctx):
     import scipy.sparse as sp
-    reason = _mkl_supports(instance)
-    if reason:
-        raise Unsupported(reason)
     mkl = _load_mkl()
     w = sp.csr_matrix(inputs.weight)
     x = np.ascontiguousarray(inputs.x)
