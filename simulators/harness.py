@@ -67,7 +67,8 @@ def make_sim_device(arg: str) -> SimDevice:
 
 
 register_device_kind("sim", make_sim_device,
-                     "simulated N:M systolic array: sim:<hw config name or YAML path>")
+                     "simulated N:M systolic array: sim:<hw config name or YAML path>; "
+                     "packaged: " + ", ".join(packaged_hw_configs()))
 
 
 def _gemm(instance) -> Gemm:

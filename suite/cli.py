@@ -30,7 +30,7 @@ def build_run_parser() -> argparse.ArgumentParser:
         description="Run a SparseCAP benchmark suite: every workload instance on every system "
                     "(device x kernel), each result checked against its float64 reference, "
                     "timed interleaved with the dense baseline of the same device.",
-        epilog=__doc__.split("\n\n", 1)[1].split("\n\nErrors")[0]
+        epilog="examples:\n" + __doc__.split("\n\n", 1)[1].split("\n\nErrors")[0]
         + "\n\nother commands: 'run-suite report --help', 'run-suite simulate --help'")
     parser.add_argument("--suite", default="quick", metavar="FILE|NAME",
                         help="a suite YAML file or a packaged suite (quick [default], standard)")
