@@ -73,7 +73,7 @@ def _prepare_and_validate(outcome: Outcome, instance: WorkloadInstance, inputs: 
         outcome.fail("skipped", str(exc))
         return
     except Exception as exc:  # one failing system never loses the run
-        outcome.fail("failed", _describe(exc))
+        outcome.fail("failed", describe(exc))
         return
     outcome.check = check
     if not check.valid:
@@ -94,7 +94,7 @@ def _warm_up(outcome: Outcome, settings: MeasureSettings) -> None:
         one_call_s = device.time_calls(outcome.prepared, 1)
         outcome.calls_per_sample = max(1, math.ceil(settings.sample_time_s / max(one_call_s, 1e-9)))
     except Exception as exc:
-        outcome.fail("failed", _describe(exc))
+        outcome.fail("failed", describe(exc))
 
 
 def _interleave(outcomes: list[Outcome], settings: MeasureSettings,
@@ -124,7 +124,7 @@ def _take_sample(outcome: Outcome) -> None:
         total = device.time_calls(outcome.prepared, outcome.calls_per_sample)
         outcome.samples_s.append(total / outcome.calls_per_sample)
     except Exception as exc:
-        outcome.fail("failed", _describe(exc))
+        outcome.fail("failed", describe(exc))
 
 
 def _enough(outcome: Outcome, settings: MeasureSettings) -> bool:
@@ -137,7 +137,7 @@ def _enough(outcome: Outcome, settings: MeasureSettings) -> bool:
     return n >= settings.min_repeats and measured_s >= settings.min_time_s
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     """Exception type, message and the innermost frame: enough to find the bug."""
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno})" if frames else ""

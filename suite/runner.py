@@ -20,10 +20,10 @@ from suite.config import SuiteConfig
 from suite.derive import RunContext, make_record
 from suite.devices import Device, Peaks
 from suite.environment import collect_environment
-from suite.measure import Outcome, measure_group
+from suite.measure import Outcome, describe, measure_group
 from suite.plan import Plan, System
 from suite.records import RecordWriter, ResultRecord, done_keys
-from suite.workload import WorkloadInstance
+from suite.workload import Work, WorkloadInstance
 
 RECORDS_FILE = "records.jsonl"
 ENV_FILE = "env.json"
@@ -97,9 +97,14 @@ def _run_instance(plan, instance: WorkloadInstance, done, ctx, peaks, writer, su
         return
     if status:
         status(instance.label)
-    inputs = instance.build_inputs()
-    reference = instance.reference(inputs)
-    work = instance.work(inputs)
+    try:
+        inputs = instance.build_inputs()
+        reference = instance.reference(inputs)
+        work = instance.work(inputs)
+    except Exception as exc:  # e.g. out of memory: this instance's rows fail, the run goes on
+        _fail_instance(instance, pending, f"building the instance failed: {describe(exc)}",
+                       ctx, writer, summary, progress)
+        return
     for name, systems in pending.items():
         if not systems:
             continue
@@ -117,6 +122,18 @@ def _run_instance(plan, instance: WorkloadInstance, done, ctx, peaks, writer, su
                 if progress:
                     progress(1)
         _release(outcomes)
+
+
+def _fail_instance(instance, pending, reason, ctx, writer, summary, progress) -> None:
+    empty = Work(flops_dense=0.0, flops_useful=0.0, bytes_min=0.0)
+    for systems in pending.values():
+        for system in systems:
+            outcome = Outcome(system, status="failed", reason=reason)
+            record = make_record(outcome, instance, empty, None, None, ctx)
+            writer.append(record)
+            summary.written.append(record)
+            if progress:
+                progress(1)
 
 
 def _with_baseline(all_systems: list[System], pending: list[System]) -> list[System]:

@@ -89,3 +89,18 @@ def test_env_json_holds_the_measured_peaks(toy_run):
     assert env["peaks"]["cpu"]["flops_per_s"] > 1e9
     assert env["peaks"]["cpu"]["bytes_per_s"] > 1e8
     assert env["blas"] and env["libraries"]["numpy"]
+
+
+def test_an_instance_whose_inputs_cannot_be_built_fails_its_rows_and_the_run_goes_on(tmp_path):
+    text = TOY_SUITE.replace("workloads:\n", "workloads:\n  - family: toy-broken\n"
+                                              "    grid: {size: [3]}\n")
+    text += "  - {device: cpu, kernel: dense, family: toy-broken}\n"
+    cfg = parse_suite(text, "toy.yaml")
+    run_plan(make_plan(cfg), cfg, tmp_path)
+    records = read_records(tmp_path / RECORDS_FILE)
+    broken = [r for r in records if r.family == "toy-broken"]
+    assert [r.status for r in broken] == ["failed"]
+    assert broken[0].reason == ("building the instance failed: MemoryError: cannot allocate "
+                                "the inputs (at toy_family.py:" + broken[0].reason.rsplit(":", 1)[1])
+    # the toy rows ran as usual: dense and good on both sizes, odd-only on size 5
+    assert sum(r.family == "toy" and r.status == "ok" for r in records) == 5

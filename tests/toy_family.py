@@ -96,3 +96,23 @@ def slow(instance, inputs, ctx):
         time.sleep(delay)
         return inputs * 2.0
     return Prepared(run=run)
+
+
+class BrokenInstance(ToyInstance):
+    family = "toy-broken"
+
+    def build_inputs(self):
+        raise MemoryError("cannot allocate the inputs")
+
+
+def build_broken(params, seed):
+    return BrokenInstance(dict(params), seed)
+
+
+register_family(FamilySpec("toy-broken", build_broken, {"size": "any"}, baseline_kernel="dense",
+                           accuracy_metric="max_error", description="inputs cannot be built"))
+
+
+@register_kernel("toy-broken", "dense", device="cpu")
+def broken_dense(instance, inputs, ctx):
+    return Prepared(run=lambda: inputs * 2.0)
