@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
+from suite import threads
 
-import pytest
+threads.apply()  # as run-suite does, before numpy loads BLAS: benchmarks time like the CLI
 
-import tests.toy_family  # noqa: F401  (registers the toy family for in-process tests)
+import textwrap  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+import tests.toy_family  # noqa: F401, E402  (registers the toy family for in-process tests)
 
 TOY_SUITE = """
 name: toy
