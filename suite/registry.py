@@ -122,8 +122,7 @@ def register_kernel(family: str, name: str, *, device: str, needs: tuple[str, ..
         key = (family, name, device)
         if key in _KERNELS:
             raise ValueError(f"kernel {family}/{name} on {device} registered twice")
-        doc = description or (fn.__doc__ or "").strip().splitlines()[0:1]
-        text = doc if isinstance(doc, str) else (doc[0] if doc else "")
+        text = description or next(iter((fn.__doc__ or "").strip().splitlines()), "")
         prepare = _checked(fn, supports) if supports else fn
         _KERNELS[key] = KernelSpec(family, name, device, prepare, tuple(needs), text, supports)
         return fn
