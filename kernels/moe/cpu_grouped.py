@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from kernels.moe import cpu_small_gemm as small_gemm
 from kernels.moe.cpu_combine import combine
 from kernels.moe.ops import activate, full_routing, id_dtype
 from kernels.moe.plans import Plan
@@ -39,6 +40,7 @@ def make_grouped_cpu(inst, inputs, chunk_rows: int = 0, workers: int = 1,
     library's own threading, measured fastest on a 2-core machine that others share."""
     from threadpoolctl import ThreadpoolController  # scans the loaded libraries: not timed
 
+    chunk_given = bool(chunk_rows)
     blas = ThreadpoolController().select(user_api="blas")
     limit = blas.limit if blas_threads else _no_limit
     chunk_rows = chunk_rows or max(MIN_CHUNK_ROWS, CHUNK_BYTES // (inst.h_in * inst.dtype.itemsize))
@@ -53,8 +55,17 @@ def make_grouped_cpu(inst, inputs, chunk_rows: int = 0, workers: int = 1,
     row_cuts = np.linspace(0, pairs, workers + 1).astype(int).tolist()
     token_cuts = np.linspace(0, t, workers + 1).astype(int).tolist()
     pool = _pool(workers) if workers > 1 else None
+    fused = not chunk_given and small_gemm.supported(inst)
+    if fused:  # compile now, not in a timed call
+        small_gemm.expert_ffn(inputs.x, np.zeros(1, np.intp), inputs.w_in, inputs.w_down,
+                              np.array([[0, 0, 1]], np.int64), ys, scratch[0].xs,
+                              scratch[0].h, scratch[0].a)
 
     def expert_part(lo, hi, s, tokens, ends):
+        if fused:  # whole FFN per block of MR rows, in numba (cpu_small_gemm)
+            small_gemm.expert_ffn(inputs.x, tokens, inputs.w_in, inputs.w_down,
+                                  _segments(ends, lo, hi), ys, s.xs, s.h, s.a)
+            return
         for c0, c1, segments in _chunks(ends, lo, hi, s.rows):
             s.ffn(inputs, inst.activation, tokens[c0:c1], c0, segments, ys[c0:c1])
 
@@ -87,9 +98,10 @@ class _Scratch:
 
     def __init__(self, inst, rows: int):
         self.rows = max(rows, 1)
-        self.xs = np.empty((self.rows, inst.d_model), inst.dtype)
-        self.h = np.empty((self.rows, inst.h_in), inst.dtype)
-        self.a = np.empty((self.rows, inst.d_ff), inst.dtype)
+        alloc = max(self.rows, small_gemm.MR)  # the fused path works in blocks of MR rows
+        self.xs = np.empty((alloc, inst.d_model), inst.dtype)
+        self.h = np.empty((alloc, inst.h_in), inst.dtype)
+        self.a = np.empty((alloc, inst.d_ff), inst.dtype)
 
     def ffn(self, inputs, activation, tokens, c0, segments, out) -> None:
         """FFN of sorted rows c0..c0+len(tokens): each segment with its expert's weights."""
@@ -100,6 +112,17 @@ class _Scratch:
         activate(np, self.h[:m], activation, self.a[:m])
         for e, a0, a1 in segments:
             np.matmul(self.a[a0 - c0:a1 - c0], inputs.w_down[e], out=out[a0 - c0:a1 - c0])
+
+
+def _segments(ends: list[int], lo: int, hi: int) -> np.ndarray:
+    """(expert, a0, a1) for every expert with rows in lo..hi, clipped to it (int64, S x 3)."""
+    out, e = [], bisect.bisect_right(ends, lo)
+    while e < len(ends) and (ends[e - 1] if e else 0) < hi:
+        a0, a1 = max(ends[e - 1] if e else 0, lo), min(ends[e], hi)
+        if a1 > a0:
+            out.append((e, a0, a1))
+        e += 1
+    return np.array(out, np.int64).reshape(-1, 3)
 
 
 def _chunks(ends: list[int], lo: int, hi: int, rows: int) -> list[tuple[int, int, list]]:

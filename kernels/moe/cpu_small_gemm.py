@@ -1,0 +1,240 @@
+"""Fused expert FFN for a few rows at a time (numba + an LLVM-IR register-blocked GEMM).
+
+For the small per-expert GEMMs of a skewed MoE (tens of rows against a 256 x 352 weight),
+OpenBLAS packs the whole weight matrix on every call, and that packing costs as much as the
+arithmetic. Here each block of ``MR`` rows runs the whole expert FFN while its data is in L1:
+gather the tokens, ``h = x @ w_in`` (``MR`` x ``h_in``), SwiGLU, ``out = a @ w_down``, with
+the weights read straight from their row-major layout (no packing; one expert's weights,
+0.5 MiB at d 256, stay in L2 across the row blocks).
+
+The micro-kernel (``_tile``, a numba ``intrinsic``; same technique as the N:M SpMM kernel)
+keeps an ``MR`` x ``NV`` block of ``<16 x float>`` accumulators in registers over the K loop:
+per k, ``NV`` vector loads of the weight row and ``MR`` broadcasts of the activations feed
+``MR * NV`` ``llvm.fma`` calls. numba's own loops do not keep such a block in registers.
+
+The SwiGLU uses a vectorizable float32 exp (Cody-Waite reduction, Cephes' degree-5
+polynomial, 2^n built from its bits): numba's scalar ``np.exp`` is a libm call per element.
+
+Only float32 SwiGLU with ``d_ff`` and ``d_model`` multiples of 16 takes this path
+(``supported``); the caller falls back to numpy + BLAS otherwise.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+LANES = 16  # float32 per 512-bit vector
+MR = 6      # rows per register block
+NV = 4      # vectors (of 16 columns) per register block: 6 x 4 = 24 zmm accumulators
+
+
+def supported(inst) -> bool:
+    return (inst.dtype == np.float32 and inst.activation == "swiglu"
+            and inst.d_ff % LANES == 0 and inst.d_model % LANES == 0)
+
+
+@intrinsic
+def _tile(typingctx, a, b, c, ci0, j0, mr, nv):
+    """c[ci0 + r, j0 : j0 + nv*16] = sum_k a[r, k] * b[k, j0 : j0 + nv*16] for r < mr
+    (mr, nv literals). a (rows x K), b (K x N), c: C-contiguous float32, indices in range."""
+    if not (isinstance(mr, types.IntegerLiteral) and isinstance(nv, types.IntegerLiteral)):
+        return None
+    rows, vecs = mr.literal_value, nv.literal_value
+    sig = types.void(a, b, c, ci0, j0, mr, nv)
+
+    def codegen(context, builder, signature, args):
+        av, bv, cv, crow, jj, _, _ = args
+        i64 = ir.IntType(64)
+        fty = ir.FloatType()
+        vty = ir.VectorType(fty, LANES)
+        vptr = vty.as_pointer()
+        aa = context.make_array(signature.args[0])(context, builder, av)
+        ba = context.make_array(signature.args[1])(context, builder, bv)
+        ca = context.make_array(signature.args[2])(context, builder, cv)
+        a_len = builder.extract_value(aa.shape, 1)
+        k_len = builder.extract_value(ba.shape, 0)
+        n_len = builder.extract_value(ba.shape, 1)
+        c_len = builder.extract_value(ca.shape, 1)
+        crow = context.cast(builder, crow, signature.args[3], types.int64)
+        jj = context.cast(builder, jj, signature.args[4], types.int64)
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty] * 3),
+                                             "llvm.fma.v16f32")
+        zero_mask = ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES)
+        slots = []
+        for _r in range(rows):
+            row = []
+            for _q in range(vecs):
+                slot = cgutils.alloca_once(builder, vty)
+                builder.store(ir.Constant(vty, [0.0] * LANES), slot)
+                row.append(slot)
+            slots.append(row)
+        with cgutils.for_range(builder, k_len) as loop:
+            k = loop.index
+            brow = builder.gep(ba.data, [builder.add(builder.mul(k, n_len), jj)])
+            bs = [builder.load(builder.bitcast(builder.gep(brow, [ir.Constant(i64, q * LANES)]),
+                                               vptr), align=4) for q in range(vecs)]
+            for r in range(rows):
+                ai = builder.add(builder.mul(ir.Constant(i64, r), a_len), k)
+                s = builder.load(builder.gep(aa.data, [ai]))
+                vec = builder.insert_element(ir.Constant(vty, ir.Undefined), s,
+                                             ir.Constant(ir.IntType(32), 0))
+                vec = builder.shuffle_vector(vec, ir.Constant(vty, ir.Undefined), zero_mask)
+                for q in range(vecs):
+                    slot = slots[r][q]
+                    builder.store(builder.call(fma, [vec, bs[q], builder.load(slot)]), slot)
+        for r in range(rows):
+            base = builder.add(builder.mul(builder.add(crow, ir.Constant(i64, r)), c_len), jj)
+            for q in range(vecs):
+                ptr = builder.gep(ca.data, [builder.add(base, ir.Constant(i64, q * LANES))])
+                builder.store(builder.load(slots[r][q]), builder.bitcast(ptr, vptr), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _swiglu16(typingctx, h, a, r, j):
+    """a[r, j : j+16] = silu(g) * u for g = h[r, j : j+16], u = h[r, ff+j : ...], ff =
+    a.shape[1]: exp(-g) as 2^n * p(x) (Cody-Waite split of ln 2, Cephes' expf polynomial),
+    all in <16 x float> (numba's own loop here stays scalar)."""
+    sig = types.void(h, a, r, j)
+
+    def codegen(context, builder, signature, args):
+        hv, av, rr, jj = args
+        i32, fty = ir.IntType(32), ir.FloatType()
+        vty, ity = ir.VectorType(fty, LANES), ir.VectorType(i32, LANES)
+        ha = context.make_array(signature.args[0])(context, builder, hv)
+        aa = context.make_array(signature.args[1])(context, builder, av)
+        ff = builder.extract_value(aa.shape, 1)
+        rr = context.cast(builder, rr, signature.args[2], types.int64)
+        jj = context.cast(builder, jj, signature.args[3], types.int64)
+        hrow = builder.add(builder.mul(rr, builder.extract_value(ha.shape, 1)), jj)
+
+        def load(arr, idx):
+            return builder.load(builder.bitcast(builder.gep(arr.data, [idx]), vty.as_pointer()),
+                                align=4)
+
+        def const(v):
+            return ir.Constant(vty, [float(v)] * LANES)
+
+        def fn(name, n_args):
+            return cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vty, [vty] * n_args), name + ".v16f32")
+
+        fma, vmin, vmax, floor = (fn("llvm.fma", 3), fn("llvm.minnum", 2),
+                                  fn("llvm.maxnum", 2), fn("llvm.floor", 1))
+        g = load(ha, hrow)
+        u = load(ha, builder.add(hrow, ff))
+        t = builder.call(vmin, [builder.call(vmax, [builder.fneg(g), const(-87.0)]),
+                                const(88.0)])
+        n = builder.call(floor, [builder.call(fma, [t, const(1.44269504), const(0.5)])])
+        x = builder.call(fma, [n, const(-0.693359375), t])
+        x = builder.call(fma, [n, const(2.12194440e-4), x])
+        p = const(1.9875691500e-4)
+        for c in (1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
+                  5.0000001201e-1):
+            p = builder.call(fma, [p, x, const(c)])
+        p = builder.call(fma, [builder.fmul(p, x), x, builder.fadd(x, const(1.0))])
+        bits = builder.shl(builder.add(builder.fptosi(n, ity), ir.Constant(ity, [127] * LANES)),
+                           ir.Constant(ity, [23] * LANES))
+        e = builder.fmul(p, builder.bitcast(bits, vty))
+        out = builder.fmul(builder.fdiv(g, builder.fadd(e, const(1.0))), u)
+        dst = builder.gep(aa.data, [builder.add(builder.mul(rr, ff), jj)])
+        builder.store(out, builder.bitcast(dst, vty.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@nb.njit(fastmath=True, nogil=True, cache=True, inline="always")
+def _rows_nv(a, b, c, ci0, j0, m, nv):  # pragma: no cover (compiled)
+    """One tile of nv (1..4) vectors for m (1..MR) rows: literal dispatch."""
+    if nv == 4:
+        if m == 6:
+            _tile(a, b, c, ci0, j0, 6, 4)
+        elif m == 5:
+            _tile(a, b, c, ci0, j0, 5, 4)
+        elif m == 4:
+            _tile(a, b, c, ci0, j0, 4, 4)
+        elif m == 3:
+            _tile(a, b, c, ci0, j0, 3, 4)
+        elif m == 2:
+            _tile(a, b, c, ci0, j0, 2, 4)
+        else:
+            _tile(a, b, c, ci0, j0, 1, 4)
+    elif nv == 2:
+        if m == 6:
+            _tile(a, b, c, ci0, j0, 6, 2)
+        elif m == 5:
+            _tile(a, b, c, ci0, j0, 5, 2)
+        elif m == 4:
+            _tile(a, b, c, ci0, j0, 4, 2)
+        elif m == 3:
+            _tile(a, b, c, ci0, j0, 3, 2)
+        elif m == 2:
+            _tile(a, b, c, ci0, j0, 2, 2)
+        else:
+            _tile(a, b, c, ci0, j0, 1, 2)
+    else:
+        if m == 6:
+            _tile(a, b, c, ci0, j0, 6, 1)
+        elif m == 5:
+            _tile(a, b, c, ci0, j0, 5, 1)
+        elif m == 4:
+            _tile(a, b, c, ci0, j0, 4, 1)
+        elif m == 3:
+            _tile(a, b, c, ci0, j0, 3, 1)
+        elif m == 2:
+            _tile(a, b, c, ci0, j0, 2, 1)
+        else:
+            _tile(a, b, c, ci0, j0, 1, 1)
+
+
+@nb.njit(fastmath=True, nogil=True, cache=True)
+def _gemm_rows(a, b, c, ci0, m):  # pragma: no cover (compiled)
+    """c[ci0 : ci0 + m] = a[:m] @ b, m <= MR, N a multiple of 16."""
+    n = b.shape[1]
+    j = 0
+    while j + NV * LANES <= n:
+        _rows_nv(a, b, c, ci0, j, m, 4)
+        j += NV * LANES
+    if j + 2 * LANES <= n:
+        _rows_nv(a, b, c, ci0, j, m, 2)
+        j += 2 * LANES
+    if j < n:
+        _rows_nv(a, b, c, ci0, j, m, 1)
+
+
+@nb.njit(fastmath=True, nogil=True, cache=True)
+def _swiglu_rows(h, a, m):  # pragma: no cover (compiled)
+    """a[:m] = silu(h[:m, :ff]) * h[:m, ff:], exp in float32 vector-friendly form."""
+    ff = a.shape[1]
+    for r in range(m):
+        for j in range(0, ff, LANES):
+            _swiglu16(h, a, r, j)
+
+
+@nb.njit(fastmath=True, nogil=True, cache=True)
+def expert_ffn(x, tokens, w_in, w_down, segments, out, xs, h, a):  # pragma: no cover
+    """out[r] = FFN_e(x[tokens[r]]) for each (e, r0, r1) row of ``segments`` (int64, S x 3);
+    xs (MR x d), h (MR x h_in), a (MR x ff) are this thread's scratch."""
+    d = x.shape[1]
+    for s in range(segments.shape[0]):
+        e, r0, r1 = segments[s, 0], segments[s, 1], segments[s, 2]
+        wi = w_in[e]
+        wd = w_down[e]
+        for i0 in range(r0, r1, MR):
+            m = min(MR, r1 - i0)
+            for r in range(m):
+                src = x[tokens[i0 + r]]
+                dst = xs[r]
+                for j in range(d):
+                    dst[j] = src[j]
+            _gemm_rows(xs, wi, h, 0, m)
+            _swiglu_rows(h, a, m)
+            _gemm_rows(a, wd, out, i0, m)
