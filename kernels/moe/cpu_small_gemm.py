@@ -31,6 +31,9 @@ from numba.extending import intrinsic
 LANES = 16  # float32 per 512-bit vector
 MR = 6      # rows per register block
 NV = 4      # vectors (of 16 columns) per register block: 6 x 4 = 24 zmm accumulators
+# Experts with more rows than one block ask for all their weights up front (software
+# prefetch into L2): +10-20% at 12-30 rows; for one block it slowed the streaming (measured).
+PREFETCH_MIN_ROWS = MR
 
 
 def supported(inst) -> bool:
@@ -151,6 +154,33 @@ def _swiglu16(typingctx, h, a, r, j):
     return sig, codegen
 
 
+@intrinsic
+def _prefetch(typingctx, arr, i):
+    """Software prefetch (into L2: locality 2) of the cache line holding arr.flat[i]."""
+    sig = types.void(arr, i)
+
+    def codegen(context, builder, signature, args):
+        av, ii = args
+        aa = context.make_array(signature.args[0])(context, builder, av)
+        ii = context.cast(builder, ii, signature.args[1], types.int64)
+        ptr = builder.bitcast(builder.gep(aa.data, [ii]), ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32]),
+            "llvm.prefetch.p0i8")
+        builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@nb.njit(fastmath=True, nogil=True, cache=True)
+def _prefetch_all(w):  # pragma: no cover (compiled)
+    """Ask for every cache line of the C-contiguous array w (one expert's weights)."""
+    for i in range(0, w.size, LANES):
+        _prefetch(w, i)
+
+
 @nb.njit(fastmath=True, nogil=True, cache=True, inline="always")
 def _rows_nv(a, b, c, ci0, j0, m, nv):  # pragma: no cover (compiled)
     """One tile of nv (1..4) vectors for m (1..MR) rows: literal dispatch."""
@@ -228,6 +258,9 @@ def expert_ffn(x, tokens, w_in, w_down, segments, out, xs, h, a):  # pragma: no 
         e, r0, r1 = segments[s, 0], segments[s, 1], segments[s, 2]
         wi = w_in[e]
         wd = w_down[e]
+        if r1 - r0 > PREFETCH_MIN_ROWS:
+            _prefetch_all(wi)
+            _prefetch_all(wd)
         for i0 in range(r0, r1, MR):
             m = min(MR, r1 - i0)
             for r in range(m):
