@@ -37,25 +37,62 @@ PREFETCH_MIN_ROWS = MR
 
 
 def supported(inst) -> bool:
-    return (inst.dtype == np.float32 and inst.activation == "swiglu"
-            and inst.d_ff % LANES == 0 and inst.d_model % LANES == 0)
+    return inst.dtype == np.float32 and inst.activation == "swiglu"
+
+
+def _lane_mask(context, builder, valid, valid_type):
+    """<16 x i1>: lane i is on when i < valid."""
+    i32 = ir.IntType(32)
+    valid = context.cast(builder, valid, valid_type, types.int32)
+    vec = builder.insert_element(ir.Constant(ir.VectorType(i32, LANES), ir.Undefined), valid,
+                                 ir.Constant(i32, 0))
+    vec = builder.shuffle_vector(vec, ir.Constant(ir.VectorType(i32, LANES), ir.Undefined),
+                                 ir.Constant(ir.VectorType(i32, LANES), [0] * LANES))
+    return builder.icmp_signed("<", ir.Constant(ir.VectorType(i32, LANES), list(range(LANES))),
+                               vec)
+
+
+def _vload(builder, ptr, mask):
+    """A <16 x float> from the float pointer ptr; with a mask, only its lanes (others 0)."""
+    vty = ir.VectorType(ir.FloatType(), LANES)
+    vptr = builder.bitcast(ptr, vty.as_pointer())
+    if mask is None:
+        return builder.load(vptr, align=4)
+    fn = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vty, [vptr.type, ir.IntType(32), mask.type, vty]),
+        "llvm.masked.load.v16f32.p0")
+    return builder.call(fn, [vptr, ir.Constant(ir.IntType(32), 4), mask,
+                             ir.Constant(vty, [0.0] * LANES)])
+
+
+def _vstore(builder, value, ptr, mask):
+    vptr = builder.bitcast(ptr, value.type.as_pointer())
+    if mask is None:
+        builder.store(value, vptr, align=4)
+        return
+    fn = cgutils.get_or_insert_function(
+        builder.module,
+        ir.FunctionType(ir.VoidType(), [value.type, vptr.type, ir.IntType(32), mask.type]),
+        "llvm.masked.store.v16f32.p0")
+    builder.call(fn, [value, vptr, ir.Constant(ir.IntType(32), 4), mask])
 
 
 @intrinsic
-def _tile(typingctx, a, b, c, ci0, j0, mr, nv):
+def _tile(typingctx, a, b, c, ci0, j0, mr, nv, tail, valid):
     """c[ci0 + r, j0 : j0 + nv*16] = sum_k a[r, k] * b[k, j0 : j0 + nv*16] for r < mr
-    (mr, nv literals). a (rows x K), b (K x N), c: C-contiguous float32, indices in range."""
-    if not (isinstance(mr, types.IntegerLiteral) and isinstance(nv, types.IntegerLiteral)):
+    (mr, nv, tail literals). a (rows x K), b (K x N), c: C-contiguous float32, indices in
+    range. With tail = 1 only the first ``valid`` lanes of the last vector are read and
+    written (masked loads and stores: N need not be a multiple of 16)."""
+    if not all(isinstance(v, types.IntegerLiteral) for v in (mr, nv, tail)):
         return None
-    rows, vecs = mr.literal_value, nv.literal_value
-    sig = types.void(a, b, c, ci0, j0, mr, nv)
+    rows, vecs, masked = mr.literal_value, nv.literal_value, bool(tail.literal_value)
+    sig = types.void(a, b, c, ci0, j0, mr, nv, tail, valid)
 
     def codegen(context, builder, signature, args):
-        av, bv, cv, crow, jj, _, _ = args
+        av, bv, cv, crow, jj, _, _, _, nvalid = args
         i64 = ir.IntType(64)
         fty = ir.FloatType()
         vty = ir.VectorType(fty, LANES)
-        vptr = vty.as_pointer()
         aa = context.make_array(signature.args[0])(context, builder, av)
         ba = context.make_array(signature.args[1])(context, builder, bv)
         ca = context.make_array(signature.args[2])(context, builder, cv)
@@ -68,6 +105,7 @@ def _tile(typingctx, a, b, c, ci0, j0, mr, nv):
         fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty] * 3),
                                              "llvm.fma.v16f32")
         zero_mask = ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES)
+        mask = _lane_mask(context, builder, nvalid, signature.args[8]) if masked else None
         slots = []
         for _r in range(rows):
             row = []
@@ -79,8 +117,8 @@ def _tile(typingctx, a, b, c, ci0, j0, mr, nv):
         with cgutils.for_range(builder, k_len) as loop:
             k = loop.index
             brow = builder.gep(ba.data, [builder.add(builder.mul(k, n_len), jj)])
-            bs = [builder.load(builder.bitcast(builder.gep(brow, [ir.Constant(i64, q * LANES)]),
-                                               vptr), align=4) for q in range(vecs)]
+            bs = [_vload(builder, builder.gep(brow, [ir.Constant(i64, q * LANES)]),
+                         mask if q == vecs - 1 else None) for q in range(vecs)]
             for r in range(rows):
                 ai = builder.add(builder.mul(ir.Constant(i64, r), a_len), k)
                 s = builder.load(builder.gep(aa.data, [ai]))
@@ -94,21 +132,22 @@ def _tile(typingctx, a, b, c, ci0, j0, mr, nv):
             base = builder.add(builder.mul(builder.add(crow, ir.Constant(i64, r)), c_len), jj)
             for q in range(vecs):
                 ptr = builder.gep(ca.data, [builder.add(base, ir.Constant(i64, q * LANES))])
-                builder.store(builder.load(slots[r][q]), builder.bitcast(ptr, vptr), align=4)
+                _vstore(builder, builder.load(slots[r][q]), ptr,
+                        mask if q == vecs - 1 else None)
         return context.get_dummy_value()
 
     return sig, codegen
 
 
 @intrinsic
-def _swiglu16(typingctx, h, a, r, j):
+def _swiglu16(typingctx, h, a, r, j, valid):
     """a[r, j : j+16] = silu(g) * u for g = h[r, j : j+16], u = h[r, ff+j : ...], ff =
     a.shape[1]: exp(-g) as 2^n * p(x) (Cody-Waite split of ln 2, Cephes' expf polynomial),
     all in <16 x float> (numba's own loop here stays scalar)."""
-    sig = types.void(h, a, r, j)
+    sig = types.void(h, a, r, j, valid)
 
     def codegen(context, builder, signature, args):
-        hv, av, rr, jj = args
+        hv, av, rr, jj, nvalid = args
         i32, fty = ir.IntType(32), ir.FloatType()
         vty, ity = ir.VectorType(fty, LANES), ir.VectorType(i32, LANES)
         ha = context.make_array(signature.args[0])(context, builder, hv)
@@ -118,9 +157,10 @@ def _swiglu16(typingctx, h, a, r, j):
         jj = context.cast(builder, jj, signature.args[3], types.int64)
         hrow = builder.add(builder.mul(rr, builder.extract_value(ha.shape, 1)), jj)
 
+        mask = _lane_mask(context, builder, nvalid, signature.args[4])
+
         def load(arr, idx):
-            return builder.load(builder.bitcast(builder.gep(arr.data, [idx]), vty.as_pointer()),
-                                align=4)
+            return _vload(builder, builder.gep(arr.data, [idx]), mask)
 
         def const(v):
             return ir.Constant(vty, [float(v)] * LANES)
@@ -148,7 +188,7 @@ def _swiglu16(typingctx, h, a, r, j):
         e = builder.fmul(p, builder.bitcast(bits, vty))
         out = builder.fmul(builder.fdiv(g, builder.fadd(e, const(1.0))), u)
         dst = builder.gep(aa.data, [builder.add(builder.mul(rr, ff), jj)])
-        builder.store(out, builder.bitcast(dst, vty.as_pointer()), align=4)
+        _vstore(builder, out, dst, mask)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -182,62 +222,79 @@ def _prefetch_all(w):  # pragma: no cover (compiled)
 
 
 @nb.njit(fastmath=True, nogil=True, cache=True, inline="always")
-def _rows_nv(a, b, c, ci0, j0, m, nv):  # pragma: no cover (compiled)
-    """One tile of nv (1..4) vectors for m (1..MR) rows: literal dispatch."""
+def _rows_nv(a, b, c, ci0, j0, m, nv, valid):  # pragma: no cover (compiled)
+    """One tile of nv vectors (4, 2, 1; 0: one vector of which ``valid`` lanes) for m
+    (1..MR) rows: the literal dispatch the intrinsic needs."""
     if nv == 4:
         if m == 6:
-            _tile(a, b, c, ci0, j0, 6, 4)
+            _tile(a, b, c, ci0, j0, 6, 4, 0, valid)
         elif m == 5:
-            _tile(a, b, c, ci0, j0, 5, 4)
+            _tile(a, b, c, ci0, j0, 5, 4, 0, valid)
         elif m == 4:
-            _tile(a, b, c, ci0, j0, 4, 4)
+            _tile(a, b, c, ci0, j0, 4, 4, 0, valid)
         elif m == 3:
-            _tile(a, b, c, ci0, j0, 3, 4)
+            _tile(a, b, c, ci0, j0, 3, 4, 0, valid)
         elif m == 2:
-            _tile(a, b, c, ci0, j0, 2, 4)
+            _tile(a, b, c, ci0, j0, 2, 4, 0, valid)
         else:
-            _tile(a, b, c, ci0, j0, 1, 4)
+            _tile(a, b, c, ci0, j0, 1, 4, 0, valid)
     elif nv == 2:
         if m == 6:
-            _tile(a, b, c, ci0, j0, 6, 2)
+            _tile(a, b, c, ci0, j0, 6, 2, 0, valid)
         elif m == 5:
-            _tile(a, b, c, ci0, j0, 5, 2)
+            _tile(a, b, c, ci0, j0, 5, 2, 0, valid)
         elif m == 4:
-            _tile(a, b, c, ci0, j0, 4, 2)
+            _tile(a, b, c, ci0, j0, 4, 2, 0, valid)
         elif m == 3:
-            _tile(a, b, c, ci0, j0, 3, 2)
+            _tile(a, b, c, ci0, j0, 3, 2, 0, valid)
         elif m == 2:
-            _tile(a, b, c, ci0, j0, 2, 2)
+            _tile(a, b, c, ci0, j0, 2, 2, 0, valid)
         else:
-            _tile(a, b, c, ci0, j0, 1, 2)
+            _tile(a, b, c, ci0, j0, 1, 2, 0, valid)
+    elif nv == 1:
+        if m == 6:
+            _tile(a, b, c, ci0, j0, 6, 1, 0, valid)
+        elif m == 5:
+            _tile(a, b, c, ci0, j0, 5, 1, 0, valid)
+        elif m == 4:
+            _tile(a, b, c, ci0, j0, 4, 1, 0, valid)
+        elif m == 3:
+            _tile(a, b, c, ci0, j0, 3, 1, 0, valid)
+        elif m == 2:
+            _tile(a, b, c, ci0, j0, 2, 1, 0, valid)
+        else:
+            _tile(a, b, c, ci0, j0, 1, 1, 0, valid)
     else:
         if m == 6:
-            _tile(a, b, c, ci0, j0, 6, 1)
+            _tile(a, b, c, ci0, j0, 6, 1, 1, valid)
         elif m == 5:
-            _tile(a, b, c, ci0, j0, 5, 1)
+            _tile(a, b, c, ci0, j0, 5, 1, 1, valid)
         elif m == 4:
-            _tile(a, b, c, ci0, j0, 4, 1)
+            _tile(a, b, c, ci0, j0, 4, 1, 1, valid)
         elif m == 3:
-            _tile(a, b, c, ci0, j0, 3, 1)
+            _tile(a, b, c, ci0, j0, 3, 1, 1, valid)
         elif m == 2:
-            _tile(a, b, c, ci0, j0, 2, 1)
+            _tile(a, b, c, ci0, j0, 2, 1, 1, valid)
         else:
-            _tile(a, b, c, ci0, j0, 1, 1)
+            _tile(a, b, c, ci0, j0, 1, 1, 1, valid)
 
 
 @nb.njit(fastmath=True, nogil=True, cache=True)
 def _gemm_rows(a, b, c, ci0, m):  # pragma: no cover (compiled)
-    """c[ci0 : ci0 + m] = a[:m] @ b, m <= MR, N a multiple of 16."""
+    """c[ci0 : ci0 + m] = a[:m] @ b, m <= MR (a masked last vector when 16 does not divide N)."""
     n = b.shape[1]
     j = 0
     while j + NV * LANES <= n:
-        _rows_nv(a, b, c, ci0, j, m, 4)
+        _rows_nv(a, b, c, ci0, j, m, 4, LANES)
         j += NV * LANES
     if j + 2 * LANES <= n:
-        _rows_nv(a, b, c, ci0, j, m, 2)
+        _rows_nv(a, b, c, ci0, j, m, 2, LANES)
         j += 2 * LANES
+    if j + LANES <= n:
+        _rows_nv(a, b, c, ci0, j, m, 1, LANES)
+        j += LANES
     if j < n:
-        _rows_nv(a, b, c, ci0, j, m, 1)
+        _rows_nv(a, b, c, ci0, j, m, 0, n - j)
 
 
 @nb.njit(fastmath=True, nogil=True, cache=True)
@@ -246,7 +303,7 @@ def _swiglu_rows(h, a, m):  # pragma: no cover (compiled)
     ff = a.shape[1]
     for r in range(m):
         for j in range(0, ff, LANES):
-            _swiglu16(h, a, r, j)
+            _swiglu16(h, a, r, j, min(LANES, ff - j))
 
 
 @nb.njit(fastmath=True, nogil=True, cache=True)
