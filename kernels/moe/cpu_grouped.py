@@ -10,8 +10,12 @@ What it does differently from the per-expert loop (``kernels.moe.cpu.loop``):
   the rows of all experts instead of inside each small GEMM: threads split the sorted rows
   evenly, so a Zipf-heavy expert is shared; off by default (see ``make_grouped_cpu``);
 - the combine is one fused pass (``cpu_combine``), split over tokens, instead of a
-  fancy-index read-modify-write scatter per expert.
-numpy releases the GIL inside BLAS and ufunc loops and the numba combine is ``nogil``.
+  fancy-index read-modify-write scatter per expert;
+- for float32 SwiGLU experts whose weights fit in L2 (``cpu_small_gemm.supported``) and no
+  explicit ``chunk_rows``, the whole expert FFN runs in numba, 6 rows at a time (gather,
+  register-blocked GEMMs on the unpacked weights, vector SwiGLU), with the threads' row
+  ranges balanced by rows + a per-expert cost; otherwise numpy + BLAS per chunk.
+numpy releases the GIL inside BLAS and ufunc loops; the numba FFN and combine are ``nogil``.
 """
 
 from __future__ import annotations
