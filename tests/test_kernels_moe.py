@@ -187,3 +187,33 @@ def test_gpu_code_paths_with_numpy_standing_in(make):
     check = inst.check(out, inst.reference(inputs), inputs,
                        MoePrepared(run=plan.run, dropped=dropped))
     assert check.valid, check.reason
+
+
+@pytest.mark.parametrize("d_model, d_ff, tokens", [(33, 17, 5), (7, 3, 40), (64, 44, 300),
+                                                   (16, 16, 1)])
+@pytest.mark.parametrize("options", [{"workers": 1}, {"workers": 2, "blas_threads": 1},
+                                     {"workers": 3, "blas_threads": 1}])
+def test_grouped_fused_path_on_odd_shapes_and_thread_splits(d_model, d_ff, tokens, options):
+    """The fused numba FFN (float32 SwiGLU): masked tail vectors, fewer rows than one
+    register block, and cuts between threads inside an expert all give the reference."""
+    from kernels.moe import cpu_small_gemm
+    inst = build({"d_model": d_model, "d_ff": d_ff, "experts": 8, "top_k": 3, "tokens": tokens,
+                  "routing": "zipf(1.5)"}, seed=11)
+    assert cpu_small_gemm.supported(inst)
+    inputs = inst.build_inputs()
+    prep, out = run("grouped", inst, inputs, options=options)
+    check = inst.check(out, inst.reference(inputs), inputs, prep)
+    assert check.valid and check.accuracy["rel_error"] <= 1e-5, check.reason
+
+
+def test_grouped_takes_blas_when_an_experts_weights_outgrow_l2():
+    from kernels.moe import cpu_small_gemm
+    wide = build({"model": "deepseek-moe-16b", "scale": 4, "tokens": 4}, seed=0)   # d512
+    narrow = build({"model": "deepseek-moe-16b", "scale": 8, "tokens": 4}, seed=0)  # d256
+    gelu = build({**BASE, "expert": "gelu"}, seed=0)
+    assert not cpu_small_gemm.supported(wide)
+    assert cpu_small_gemm.supported(narrow)
+    assert not cpu_small_gemm.supported(gelu)
+    inputs = wide.build_inputs()
+    prep, out = run("grouped", wide, inputs)
+    assert wide.check(out, wide.reference(inputs), inputs, prep).valid
