@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from kernels.spmm.formats import nm_compress
 from simulators.hw_config import HardwareConfig, load_hw_config, packaged_hw_configs
 from simulators.mapping import Gemm
 from simulators.report import GemmReport
-from simulators.sparsity import compress_nm, nm_matmul
+from simulators.sparsity import nm_matmul
 from simulators.systolic import SystolicArray
 from suite.devices import Device, Peaks
 from suite.errors import Unsupported, UserError
@@ -119,8 +120,7 @@ def _compressed_output(weight: np.ndarray, x: np.ndarray, plan) -> np.ndarray:
         if m == 1:
             out[rows] = weight[rows].astype(np.float64) @ x64
         else:
-            values, index = compress_nm(weight[rows], int(n), int(m))
-            out[rows] = nm_matmul(values, index, int(m), x64)
+            out[rows] = nm_matmul(nm_compress(weight[rows], int(n), int(m)), x64)
         start += int(size)
     return out
 

@@ -2,8 +2,9 @@
 
 Entry points: ``plan_tiles(support, ...)`` picks, per tile of filters that share one fold
 schedule, the supported pattern with the shortest compressed K (``ceil(K/M) * N``); a tile
-no supported pattern covers falls back to dense, as real hardware must. ``compress_nm`` and
-``nm_matmul`` build and use the values + in-group indices representation (functional output).
+no supported pattern covers falls back to dense, as real hardware must. ``nm_matmul`` uses
+the values + in-group indices the PEs hold (``kernels.spmm.formats.NMMatrix``, the same N:M
+format the real kernels run) for the functional output.
 Masks are ``(filters, K)``: one row per output feature, N:M groups run along K.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kernels.spmm.formats import NMMatrix
 from simulators.hw_config import SparsitySupport
 
 DENSE = (1, 1)  # a dense tile: every "group" of one weight keeps its one weight
@@ -97,27 +99,11 @@ def _worst_case_count(nm: tuple[int, int], m: int) -> int:
     return min(m, n0 * (math.ceil((m - 1) / m0) + 1))
 
 
-def compress_nm(weight: np.ndarray, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(rows, K)`` weights -> values and in-group indices, each ``(rows, ceil(K/m), n)``.
-
-    Raises ValueError when a group holds more than ``n`` non-zeros (the pattern does not fit).
-    """
-    rows, k = weight.shape
-    groups = math.ceil(k / m)
-    padded = np.zeros((rows, groups * m), dtype=weight.dtype)
-    padded[:, :k] = weight
-    grouped = padded.reshape(rows, groups, m)
-    if np.count_nonzero(grouped, axis=2).max(initial=0) > n:
-        raise ValueError(f"weights do not fit {n}:{m}")
-    # Non-zeros first (stable), so the n kept slots hold every non-zero of the group.
-    order = np.argsort(grouped == 0, axis=2, kind="stable")[:, :, :n]
-    return np.take_along_axis(grouped, order, axis=2), order.astype(np.uint8)
-
-
-def nm_matmul(values: np.ndarray, index: np.ndarray, m: int, x: np.ndarray,
-              chunk_bytes: int = 64 << 20) -> np.ndarray:
+def nm_matmul(nm: NMMatrix, x: np.ndarray, chunk_bytes: int = 64 << 20) -> np.ndarray:
     """``W @ x`` from the compressed form: each value meets the activation its index picks."""
-    rows, groups, n = values.shape
+    rows, groups, n, m = nm.shape[0], nm.groups, nm.n, nm.m
+    values = nm.values.reshape(rows, groups, n)
+    index = nm.indices.reshape(rows, groups, n)
     k = x.shape[0]
     x_pad = np.zeros((groups * m, x.shape[1]), dtype=np.float64)
     x_pad[:k] = x
