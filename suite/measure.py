@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,14 +44,13 @@ class Outcome:
 
 
 def measure_group(instance: WorkloadInstance, inputs: Any, reference: Any,
-                  systems: list[System], settings: MeasureSettings,
-                  on_progress: Callable[[], None] | None = None) -> list[Outcome]:
+                  systems: list[System], settings: MeasureSettings) -> list[Outcome]:
     outcomes = [Outcome(s) for s in systems]
     for outcome in outcomes:
         _prepare_and_validate(outcome, instance, inputs, reference)
         if outcome.active:
             _warm_up(outcome, settings)
-    _interleave(outcomes, settings, on_progress)
+    _interleave(outcomes, settings)
     return outcomes
 
 
@@ -98,8 +96,7 @@ def _warm_up(outcome: Outcome, settings: MeasureSettings) -> None:
         outcome.fail("failed", describe(exc))
 
 
-def _interleave(outcomes: list[Outcome], settings: MeasureSettings,
-                on_progress: Callable[[], None] | None) -> None:
+def _interleave(outcomes: list[Outcome], settings: MeasureSettings) -> None:
     """Round-robin over systems so drift (heat, other load) hits all of them alike."""
     budget_end = time.perf_counter() + max(settings.min_time_s * 20, 5.0) * len(outcomes)
     while True:
@@ -110,9 +107,6 @@ def _interleave(outcomes: list[Outcome], settings: MeasureSettings,
             _take_sample(outcome)
         if time.perf_counter() > budget_end:
             break  # a pathological system must not hold the whole run hostage
-    if on_progress:
-        for _ in outcomes:
-            on_progress()
 
 
 def _take_sample(outcome: Outcome) -> None:

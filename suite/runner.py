@@ -110,8 +110,7 @@ def _run_instance(plan, instance: WorkloadInstance, done, ctx, peaks, writer, su
             continue
         to_measure = _with_baseline(groups[name], systems)
         device = plan.devices[name]
-        outcomes = measure_group(instance, inputs, reference, to_measure, config.defaults,
-                                 on_progress=None)
+        outcomes = measure_group(instance, inputs, reference, to_measure, config.defaults)
         baseline = next((o for o in outcomes if o.system.is_baseline), None)
         device_peaks = peaks.get(device) if any(o.status == "ok" for o in outcomes) else None
         for outcome in outcomes:
