@@ -129,14 +129,3 @@ def _block_mask(score: np.ndarray, size: int, density: float) -> np.ndarray:
     keep = _top_fraction(block_score, density)
     return np.kron(keep, np.ones((size, size), dtype=bool))[:rows, :k].astype(bool)
 
-
-def check_mask(mask: np.ndarray, pattern: Pattern) -> None:
-    """Assert a mask satisfies its pattern (used by tests and by kernels' sanity checks)."""
-    if pattern.kind == "nm":
-        rows, k = mask.shape
-        padded_k = -(-k // pattern.m) * pattern.m
-        padded = np.zeros((rows, padded_k), dtype=bool)
-        padded[:, :k] = mask
-        counts = padded.reshape(rows, -1, pattern.m).sum(axis=2)
-        if counts.max(initial=0) > pattern.n:
-            raise AssertionError(f"mask breaks {pattern.label}: a group has {counts.max()}")
