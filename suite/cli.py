@@ -84,7 +84,8 @@ def _run_command(args: argparse.Namespace) -> int:
     from suite.runner import run_plan
 
     if args.list:
-        console.print_listing()
+        from suite.listing import print_listing
+        print_listing()
         return 0
     config = load_suite(args.suite)
     only = set(_split(args.only)) if args.only else None

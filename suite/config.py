@@ -211,7 +211,7 @@ def expand_instances(cfg: SuiteConfig, only: set[str] | None = None) -> list[Wor
         for combo in itertools.product(*(range(len(group.grid[k])) for k in keys)):
             params = {k: group.grid[k][j] for k, j in zip(keys, combo, strict=True)}
             try:
-                instances.append(family.build(params, cfg.defaults.seed))
+                instances.append(family.instantiate(params, cfg.defaults.seed))
             except ParamError as exc:
                 index = combo[keys.index(exc.field)] if exc.field in keys else None
                 where = f"{group.path}.grid.{exc.field}"

@@ -34,12 +34,9 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from suite.errors import Unsupported, UserError
+from suite.family import AccuracyMetric, FamilySpec, Param  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    import pandas as pd
-
     from suite.devices import Device
     from suite.workload import Prepared, WorkloadInstance
 
@@ -50,27 +47,6 @@ class KernelContext:
 
     device: Device
     options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class FamilySpec:
-    """A workload family.
-
-    ``build(params, seed)`` validates one grid point (raising ``ParamError``) and returns a
-    ``WorkloadInstance``. ``params`` documents each parameter (name -> what is allowed).
-    ``baseline_kernel`` names the dense kernel every device compares against.
-    ``accuracy_metric`` is the one accuracy number tables show (lower is better unless
-    ``accuracy_higher_is_better``). ``plot(frame, out_dir)`` draws the family's PNGs.
-    """
-
-    name: str
-    build: Callable[[dict[str, Any], int], WorkloadInstance]
-    params: dict[str, str]
-    baseline_kernel: str
-    accuracy_metric: str
-    accuracy_higher_is_better: bool = False
-    description: str = ""
-    plot: Callable[[pd.DataFrame, Path], list[Path]] | None = None
 
 
 @dataclass(frozen=True)
