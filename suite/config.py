@@ -2,14 +2,17 @@
 
 A suite names its measurement defaults, its workloads (a family plus a parameter grid whose
 list values are expanded as a Cartesian product) and its systems (device + kernel + options).
-Main entry: ``load_suite(name_or_path) -> SuiteConfig``; ``expand_instances(config)``.
-Packaged suites live in ``suite/suites/*.yaml`` (``quick`` is the default).
+A workload group may carry a ``measure:`` block (the ``defaults`` keys but ``seed``) merged
+over the suite's defaults. Main entry: ``load_suite(name_or_path) -> SuiteConfig``;
+``expand_groups(config)`` / ``expand_instances(config)``. Packaged suites live in
+``suite/suites/*.yaml`` (``quick`` is the default).
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, fields
+import math
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,12 +20,15 @@ from typing import Any
 from suite import registry
 from suite.errors import ParamError, UserError
 from suite.workload import WorkloadInstance, stable_hash
-from suite.yaml_lines import line_of, load_with_lines
+from suite.yaml_lines import MAX_BYTES, decode_text, line_of, load_with_lines
+
+SCENARIOS = ("batch", "per_query")
+MODES = ("interleaved", "one-at-a-time")
 
 
 @dataclass(frozen=True)
 class MeasureSettings:
-    """How each system is timed. Repeats interleave all systems of a device."""
+    """How each system is timed (``RULES`` says what each field allows)."""
 
     warmup: int = 2             # untimed calls after the validating call
     min_repeats: int = 5        # samples per system at least
@@ -30,6 +36,44 @@ class MeasureSettings:
     min_time_s: float = 0.2     # measured time per system at least (unless max_repeats)
     sample_time_s: float = 0.002  # calls are batched until one sample lasts this long
     seed: int = 0               # seeds every instance's inputs
+    max_time_s: float = 300.0   # per system: prepare + validation + timing; past it a failed
+                                # `timeout` row
+    batches: int = 3            # distinct input batches the harness rotates among
+    scenario: str = "batch"     # batch: one call computes a batch (throughput); per_query: one
+                                # query per call, every latency kept
+    queries: int = 32           # per_query: distinct single queries timed
+    mode: str = "interleaved"   # interleaved: all systems round-robin; one-at-a-time: prepare,
+                                # time beside the baseline, free (systems too big to hold together)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one ``MeasureSettings`` field allows: a type, a range, or a list of choices."""
+
+    kind: type
+    low: int = 0
+    above: bool = False         # strictly above ``low``: a time limit of 0 fails everything
+    high: int | None = None
+    choices: tuple[str, ...] = ()
+
+    def allowed(self) -> str:
+        if self.choices:
+            return ", ".join(self.choices)
+        text = ("an integer" if self.kind is int else "a finite number") \
+            + (" > " if self.above else " >= ") + str(self.low)
+        return text + (f" and <= {self.high}" if self.high is not None else "")
+
+
+COUNT = 1_000_000  # more is a typo; that many batches or queries would also exhaust memory
+DAY_S = 86_400     # a longer time per system is a typo
+RULES = {"warmup": Rule(int, 0, high=COUNT), "min_repeats": Rule(int, 1, high=COUNT),
+         "max_repeats": Rule(int, 1, high=COUNT), "min_time_s": Rule(float, 0, high=DAY_S),
+         "sample_time_s": Rule(float, 0, high=DAY_S), "seed": Rule(int, 0),
+         "max_time_s": Rule(float, 0, above=True, high=DAY_S),
+         "batches": Rule(int, 1, high=COUNT), "scenario": Rule(str, choices=SCENARIOS),
+         "queries": Rule(int, 1, high=COUNT), "mode": Rule(str, choices=MODES)}
+GROUP_KEYS = tuple(k for k in RULES if k != "seed")  # one seed per suite: groups share inputs
+MAX_GRID_POINTS = 10_000  # per group; a bigger product is a typo that would never finish
 
 
 @dataclass(frozen=True)
@@ -37,6 +81,7 @@ class WorkloadGroup:
     family: str
     grid: dict[str, list[Any]]
     path: str
+    measure: MeasureSettings = field(default_factory=MeasureSettings)  # defaults + own block
 
 
 @dataclass(frozen=True)
@@ -66,8 +111,9 @@ class SuiteConfig:
 
     @property
     def config_hash(self) -> str:
-        return stable_hash({"defaults": self.defaults.__dict__,
-                            "workloads": [(w.family, w.grid) for w in self.workloads],
+        return stable_hash({"defaults": vars(self.defaults),
+                            "workloads": [(w.family, w.grid, vars(w.measure))
+                                          for w in self.workloads],
                             "systems": [(s.device, s.kernel, s.options, s.family)
                                         for s in self.systems]})
 
@@ -92,12 +138,21 @@ def load_suite(name_or_path: str) -> SuiteConfig:
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
             raise UserError(f"--suite: no such file {name_or_path!r}")
-        return parse_suite(path.read_text(), str(path))
+        return parse_suite(decode_text(_read_head(path), str(path)), str(path))
     if name_or_path not in packaged_suites():
         raise UserError(f"--suite: unknown suite {name_or_path!r}; allowed: a YAML path or "
                         + ", ".join(packaged_suites()))
-    text = (resources.files("suite") / "suites" / f"{name_or_path}.yaml").read_text()
-    return parse_suite(text, f"{name_or_path}.yaml")
+    data = (resources.files("suite") / "suites" / f"{name_or_path}.yaml").read_bytes()
+    return parse_suite(decode_text(data, f"{name_or_path}.yaml"), f"{name_or_path}.yaml")
+
+
+def _read_head(path: Path) -> bytes:
+    """The file's bytes, reading at most one past the limit: a huge file costs no memory."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def parse_suite(text: str, source: str) -> SuiteConfig:
@@ -109,52 +164,95 @@ def parse_suite(text: str, source: str) -> SuiteConfig:
     for key in ("name", "workloads", "systems"):
         if key not in data:
             raise shell.error(key, "missing; a suite needs name, workloads and systems")
+    defaults = _measure(shell, "defaults", _block(data, "defaults"), MeasureSettings(),
+                        tuple(RULES))
     return SuiteConfig(
         name=_typed(shell, "name", data["name"], str),
         description=_typed(shell, "description", data.get("description", ""), str),
-        defaults=_defaults(shell, data.get("defaults") or {}),
-        workloads=tuple(_workloads(shell, data["workloads"])),
+        defaults=defaults,
+        workloads=tuple(_workloads(shell, data["workloads"], defaults)),
         systems=tuple(_systems(shell, data["systems"])),
-        source=source, prices=_prices(shell, data.get("prices") or {}), lines=lines)
+        source=source, prices=_prices(shell, _block(data, "prices")), lines=lines)
 
 
-def _defaults(cfg: SuiteConfig, raw: Any) -> MeasureSettings:
-    allowed = {f.name: f.type for f in fields(MeasureSettings)}
-    _typed(cfg, "defaults", raw, dict)
-    _no_unknown(cfg, "defaults", raw, tuple(allowed))
-    values = {}
-    for key, value in raw.items():
-        want = int if allowed[key] == "int" else (int, float)
-        _typed(cfg, f"defaults.{key}", value, want)
-        if value < 0 or (key in ("min_repeats", "max_repeats") and value < 1):
-            raise cfg.error(f"defaults.{key}", f"got {value!r}; allowed: a number >= "
-                            f"{1 if 'repeats' in key else 0}")
-        values[key] = value
-    settings = MeasureSettings(**values)
-    if settings.max_repeats < settings.min_repeats:
-        raise cfg.error("defaults.max_repeats", f"got {settings.max_repeats}; allowed: >= "
-                        f"min_repeats ({settings.min_repeats})")
+def _block(raw: dict, key: str) -> Any:
+    """An optional block: absent or empty (``key:``) means {}; anything else is checked."""
+    value = raw.get(key)
+    return {} if value is None else value
+
+
+def _measure(cfg: SuiteConfig, path: str, raw: Any, base: MeasureSettings,
+             keys: tuple[str, ...]) -> MeasureSettings:
+    """``raw`` validated key by key and merged over ``base``; the pairs checked after."""
+    _typed(cfg, path, raw, dict)
+    _no_unknown(cfg, path, raw, keys)
+    values = {key: _setting(cfg, f"{path}.{key}", RULES[key], value)
+              for key, value in raw.items()}
+    settings = replace(base, **values)
+    _ordered(cfg, path, raw, settings, "min_repeats", "max_repeats", ">=")
+    _ordered(cfg, path, raw, settings, "min_time_s", "max_time_s", ">")
     return settings
 
 
-def _workloads(cfg: SuiteConfig, raw: Any) -> list[WorkloadGroup]:
+def _setting(cfg: SuiteConfig, path: str, rule: Rule, value: Any) -> Any:
+    if rule.choices:
+        if _typed(cfg, path, value, str) not in rule.choices:
+            raise cfg.error(path, f"got {_show(value)}; allowed: {rule.allowed()}")
+        return value
+    _typed(cfg, path, value, int if rule.kind is int else (int, float))
+    # ints compare exactly with no float conversion, so 10**400 is refused, not an OverflowError
+    finite = not isinstance(value, float) or math.isfinite(value)
+    if not (finite and (value > rule.low if rule.above else value >= rule.low)
+            and (rule.high is None or value <= rule.high)):
+        raise cfg.error(path, f"got {_show(value)}; allowed: {rule.allowed()}")
+    return rule.kind(value)
+
+
+def _ordered(cfg: SuiteConfig, path: str, raw: dict, settings: MeasureSettings,
+             low_key: str, high_key: str, relation: str) -> None:
+    """``high_key relation low_key`` on the merged settings; blame the key this block set."""
+    low, high = getattr(settings, low_key), getattr(settings, high_key)
+    if high > low or (relation == ">=" and high == low):
+        return
+    if high_key in raw or low_key not in raw:
+        raise cfg.error(f"{path}.{high_key}", f"got {high!r}; allowed: {relation} "
+                        f"{low_key} ({low!r})")
+    flipped = "<" if relation == ">" else "<="
+    raise cfg.error(f"{path}.{low_key}", f"got {low!r}; allowed: {flipped} {high_key} ({high!r})")
+
+
+def _workloads(cfg: SuiteConfig, raw: Any, defaults: MeasureSettings) -> list[WorkloadGroup]:
     _typed(cfg, "workloads", raw, list)
     groups = []
     for i, item in enumerate(raw):
         path = f"workloads[{i}]"
         _typed(cfg, path, item, dict)
-        _no_unknown(cfg, path, item, ("family", "grid"))
+        _no_unknown(cfg, path, item, ("family", "grid", "measure"))
         if "family" not in item:
             raise cfg.error(path, "missing 'family'; allowed: "
                             + ", ".join(sorted(registry.families())))
         family = item["family"]
         if family not in registry.families():
-            raise cfg.error(f"{path}.family", f"unknown family {family!r}; allowed: "
+            raise cfg.error(f"{path}.family", f"unknown family {_show(family)}; allowed: "
                             + ", ".join(sorted(registry.families())) + registry.broken_note())
-        grid = _typed(cfg, f"{path}.grid", item.get("grid") or {}, dict)
-        grid = {k: v if isinstance(v, list) else [v] for k, v in grid.items()}
-        groups.append(WorkloadGroup(family, grid, path))
+        measure = _measure(cfg, f"{path}.measure", _block(item, "measure"), defaults,
+                           GROUP_KEYS)
+        groups.append(WorkloadGroup(family, _grid(cfg, f"{path}.grid", item), path, measure))
     return groups
+
+
+def _grid(cfg: SuiteConfig, path: str, item: dict) -> dict[str, list[Any]]:
+    """Every value a list of choices; no empty list (it would expand to nothing, silently)."""
+    grid = _typed(cfg, path, _block(item, "grid"), dict)
+    grid = {k: v if isinstance(v, list) else [v] for k, v in grid.items()}
+    for key, choices in grid.items():
+        if not choices:
+            raise cfg.error(f"{path}.{key}", "got []; allowed: a value or a non-empty list")
+    points = math.prod(len(choices) for choices in grid.values())
+    if points > MAX_GRID_POINTS:
+        raise cfg.error(path, f"got {points} grid points; allowed: at most {MAX_GRID_POINTS} "
+                        "per workload group")
+    return grid
 
 
 def _systems(cfg: SuiteConfig, raw: Any) -> list[SystemEntry]:
@@ -169,11 +267,13 @@ def _systems(cfg: SuiteConfig, raw: Any) -> list[SystemEntry]:
                 raise cfg.error(path, f"missing {key!r}; a system is device + kernel")
         if item["kernel"] is None:  # YAML reads a bare `null` as None: it names the null system
             item = {**item, "kernel": "null"}
+        family = item.get("family")
         entries.append(SystemEntry(
             device=_typed(cfg, f"{path}.device", item["device"], str),
             kernel=_typed(cfg, f"{path}.kernel", item["kernel"], str),
-            options=_typed(cfg, f"{path}.options", item.get("options") or {}, dict),
-            family=item.get("family"), path=path))
+            options=_typed(cfg, f"{path}.options", _block(item, "options"), dict),
+            family=None if family is None else _typed(cfg, f"{path}.family", family, str),
+            path=path))
     return entries
 
 
@@ -181,6 +281,9 @@ def _prices(cfg: SuiteConfig, raw: Any) -> dict[str, float]:
     _typed(cfg, "prices", raw, dict)
     for key, value in raw.items():
         _typed(cfg, f"prices.{key}", value, (int, float))
+        if not (isinstance(value, int) or math.isfinite(value)) or value < 0:
+            raise cfg.error(f"prices.{key}", f"got {_show(value)}; allowed: a finite number "
+                            ">= 0 (US$ per hour)")
     return {str(k): float(v) for k, v in raw.items()}
 
 
@@ -189,8 +292,14 @@ def _typed(cfg: SuiteConfig, path: str, value: Any, kind) -> Any:
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
         names = " or ".join({int: "integer", float: "number", str: "string", list: "list",
                              dict: "mapping"}[k] for k in kinds)
-        raise cfg.error(path, f"got {value!r}; allowed: {names}")
+        raise cfg.error(path, f"got {_show(value)}; allowed: {names}")
     return value
+
+
+def _show(value: Any) -> str:
+    """``repr`` cut short: an error stays one readable line whatever the user pasted."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _no_unknown(cfg: SuiteConfig, path: str, raw: dict, allowed: tuple[str, ...]) -> None:
@@ -200,22 +309,31 @@ def _no_unknown(cfg: SuiteConfig, path: str, raw: dict, allowed: tuple[str, ...]
             raise cfg.error(where, f"unknown field; allowed: {', '.join(allowed)}")
 
 
+def expand_groups(cfg: SuiteConfig, only: set[str] | None = None
+                  ) -> list[tuple[WorkloadGroup, list[WorkloadInstance]]]:
+    """Each workload group (``only``: of these families) with its grid's instances, built and
+    validated by its family; the group carries the merged ``measure`` settings."""
+    return [(group, _expand(cfg, group)) for group in cfg.workloads
+            if not only or group.family in only]
+
+
 def expand_instances(cfg: SuiteConfig, only: set[str] | None = None) -> list[WorkloadInstance]:
     """Every grid point of every workload group, built and validated by its family."""
+    return [instance for _, instances in expand_groups(cfg, only) for instance in instances]
+
+
+def _expand(cfg: SuiteConfig, group: WorkloadGroup) -> list[WorkloadInstance]:
+    family = registry.get_family(group.family)
+    keys = list(group.grid)
     instances: list[WorkloadInstance] = []
-    for group in cfg.workloads:
-        if only and group.family not in only:
-            continue
-        family = registry.get_family(group.family)
-        keys = list(group.grid)
-        for combo in itertools.product(*(range(len(group.grid[k])) for k in keys)):
-            params = {k: group.grid[k][j] for k, j in zip(keys, combo, strict=True)}
-            try:
-                instances.append(family.instantiate(params, cfg.defaults.seed))
-            except ParamError as exc:
-                index = combo[keys.index(exc.field)] if exc.field in keys else None
-                where = f"{group.path}.grid.{exc.field}"
-                if index is not None and len(group.grid[exc.field]) > 1:
-                    where += f"[{index}]"
-                raise cfg.error(where, f"got {exc.value!r}; allowed: {exc.allowed}") from None
+    for combo in itertools.product(*(range(len(group.grid[k])) for k in keys)):
+        params = {k: group.grid[k][j] for k, j in zip(keys, combo, strict=True)}
+        try:
+            instances.append(family.instantiate(params, cfg.defaults.seed))
+        except ParamError as exc:
+            index = combo[keys.index(exc.field)] if exc.field in keys else None
+            where = f"{group.path}.grid.{exc.field}"
+            if index is not None and len(group.grid[exc.field]) > 1:
+                where += f"[{index}]"
+            raise cfg.error(where, f"got {_show(exc.value)}; allowed: {exc.allowed}") from None
     return instances

@@ -1,6 +1,8 @@
-"""What ``run-suite`` prints: the plan, a progress bar, result tables and the listing.
+"""What ``run-suite`` prints: the plan, a progress bar and the result tables.
 
-Uses rich; every function writes to the terminal only (files are ``suite.report``'s job).
+Uses rich; every function writes to the terminal only (files are ``suite.report``'s job;
+``--list`` is ``suite.listing``'s). Tables label timing by scenario and percentile basis,
+state the accuracy metric's recorded direction and mark flagged ok rows ``ok!``.
 """
 
 from __future__ import annotations
@@ -58,21 +60,70 @@ def print_paths(paths: list[Path]) -> None:
 
 
 def print_tables(run_dir: Path) -> None:
+    """One table per family; why rows did not run, and flagged rows, listed under it."""
     from suite.report import load_run
 
     frame = load_run(run_dir)
     for family, part in frame.groupby("family"):
-        table = Table(title=f"{family}", show_lines=False, header_style="bold")
-        for name in ("instance", "system", "status", "median ms", "speedup", "GFLOP/s",
-                     part.accuracy_metric.iloc[0], "roofline"):
-            table.add_column(name, justify="left" if name in ("instance", "system", "status")
-                             else "right")
-        for _, row in part.sort_values(["instance_label", "system"]).iterrows():
-            table.add_row(escape(row.instance_label), escape(row.system), _status(row), _num(row.median_s, 1e3),
-                          _num(row.speedup, 1, "x"), _num(row.gflops_useful),
-                          _sci(row.accuracy_value), _num(row.roofline_fraction, 100, "%"))
-        console.print(table)
+        console.print(family_table(family, part))
         _print_reasons(part)
+        _print_flags(part)
+
+
+def family_table(family: str, part) -> Table:
+    """The terminal table of one family's rows (a rich ``Table``)."""
+    from suite.frames import metric_info
+    from suite.report import RANK, baseline_names, rank_basis
+
+    rank = rank_basis(part) == RANK
+    scenarios = sorted(set(part.get("scenario", ["batch"])))
+    table = Table(title=f"{family}", show_lines=False, header_style="bold")
+    headers = (["instance", "system"] + (["scenario"] if len(scenarios) > 1 else [])
+               + ["status", *_timing_headers(part), "speedup"]
+               + ([f"vs {baseline_names(part, RANK)}"] if rank else [])
+               + ["GFLOP/s", metric_info(part).label.replace(" (", "\n("), "roofline"])
+    for name in headers:
+        left = name in ("instance", "system", "scenario", "status")
+        table.add_column(escape(name), justify="left" if left else "right")
+    for _, row in part.sort_values(["instance_label", "system"]).iterrows():
+        cells = ([escape(row.instance_label), escape(row.system)]
+                 + ([row.scenario] if len(scenarios) > 1 else [])
+                 + [_status(row), *_timing_cells(row), _num(row.speedup, 1, "x")]
+                 + ([_num(row.get(RANK), 1, "x")] if rank else [])
+                 + [_num(row.gflop_per_s_useful), _sci(row.accuracy_value),
+                    _num(row.roofline_fraction, 100, "%")])
+        table.add_row(*cells)
+    return table
+
+
+def _timing_headers(part) -> list[str]:
+    """``median ms`` and ``p90 ms`` (batch) or ``p50 ms`` and ``p99 ms`` (per_query), with
+    the basis: each sample one call, or the mean of N back-to-back calls."""
+    per_query = set(part.get("scenario", ["batch"])) == {"per_query"}
+    middle, tail = ("p50 ms", "p99 ms") if per_query else ("median ms", "p90 ms")
+    if not per_query and "per_query" in set(part.get("scenario", [])):
+        tail = "p90 ms\n(p99 per query)"
+    basis = _basis_text(part)
+    return [f"{middle}\n{basis}", f"{tail}\n{basis}"]
+
+
+def _basis_text(part) -> str:
+    timed = part[part.status == "ok"]
+    bases = set(timed.get("percentile_basis", ["per_sample"]))
+    if bases == {"per_call"}:
+        return "per call"
+    if bases <= {"per_sample"}:
+        calls = set(timed.get("calls_per_sample", [1]))
+        many = len(calls) == 1 and next(iter(calls), 1) > 1
+        return f"per sample of {next(iter(calls))} calls" if many else "per sample"
+    return "per sample or call"
+
+
+def _timing_cells(row) -> list[str]:
+    per_query = row.get("scenario") == "per_query"
+    middle = row.get("p50_s") if per_query and _present(row.get("p50_s")) else row.median_s
+    tail = row.get("p99_s") if per_query else row.p90_s
+    return [_num(middle, 1e3), _num(tail, 1e3)]
 
 
 def _print_reasons(part) -> None:
@@ -83,18 +134,40 @@ def _print_reasons(part) -> None:
                       highlight=False)
 
 
+def _print_flags(part) -> None:
+    """Ok rows that carry flags (``ok!`` in the table), once per (system, flag)."""
+    counts: dict[tuple[str, str], int] = {}
+    for _, row in part[part.status == "ok"].iterrows():
+        for flag in _flags(row):
+            counts[(row.system, flag)] = counts.get((row.system, flag), 0) + 1
+    for (system, flag), n in counts.items():
+        console.print(f"  {escape(system)} ok! on {n} instance(s): {escape(flag)}",
+                      highlight=False)
+
+
+def _flags(row) -> list[str]:
+    flags = row.get("flags")
+    return [str(flag) for flag in flags] if isinstance(flags, list) else []
+
+
 def _status(row) -> str:
     color = {"ok": "green", "failed": "red"}.get(row.status, "yellow")
+    if row.status == "ok" and _flags(row):
+        return f"[{color}]ok[/][bold yellow]![/]"
     return f"[{color}]{row.status}[/]"
 
 
+def _present(value) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
 def _num(value, scale: float = 1.0, suffix: str = "") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if not _present(value):
         return "-"
     return f"{value * scale:.3g}{suffix}"
 
 
 def _sci(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if not _present(value):
         return "-"
     return f"{value:.2e}"

@@ -1,6 +1,6 @@
-"""From a measured ``Outcome`` to a ``ResultRecord``: summaries, speedup, roofline, CAP.
+"""From a measured ``Outcome`` to a ``ResultRecord``: summaries, speedups, roofline, CAP.
 
-Main entry: ``make_record(outcome, instance, work, baseline, context) -> ResultRecord``.
+Main entry: ``make_record(outcome, work, baselines, peaks, context) -> ResultRecord``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from suite.measure import Outcome
 from suite.prices import price_per_hour
 from suite.records import ResultRecord
 from suite.registry import get_family
-from suite.workload import Work, WorkloadInstance
+from suite.workload import Work
 
 
 @dataclass(frozen=True)
@@ -28,23 +28,26 @@ class RunContext:
     config_hash: str
     git_commit: str
     prices: dict[str, float]
+    segment: int = 0
 
 
-def make_record(outcome: Outcome, instance: WorkloadInstance, work: Work,
-                baseline: Outcome | None, peaks: Peaks | None, ctx: RunContext) -> ResultRecord:
-    system = outcome.system
-    record = ResultRecord(
-        run_id=ctx.run_id, suite=ctx.suite, family=instance.family,
-        instance_id=instance.instance_id, instance_label=instance.label,
-        params=dict(instance.params), system=system.system_id, device=system.device.name,
-        kernel=system.spec.name, options=dict(system.entry.options),
-        is_baseline=system.is_baseline, status=outcome.status, reason=outcome.reason,
-        flops_dense=work.flops_dense, flops_useful=work.flops_useful, bytes_min=work.bytes_min,
-        bytes_activated=work.bytes_min,
-        units=work.units, unit_name=work.unit_name,
-        accuracy_metric=get_family(instance.family).accuracy_metric,
-        env_id=ctx.env_id, config_hash=ctx.config_hash, git_commit=ctx.git_commit,
-        timestamp=now_iso())
+@dataclass(frozen=True)
+class Baselines:
+    """The outcomes a row's ratios are taken against: the dense baseline and, where the
+    family names one, the rank baseline (MoE: the per-expert loop)."""
+
+    dense: Outcome | None = None
+    rank: Outcome | None = None
+
+
+def make_record(outcome: Outcome, work: Work, baselines: Baselines, peaks: Peaks | None,
+                ctx: RunContext, *, scenario: str = "batch", samples_requested: int = 1,
+                build_key: str = "", timed_with: str = "") -> ResultRecord:
+    record = _identity(outcome, work, ctx)
+    record.scenario, record.build_key, record.timed_with = scenario, build_key, timed_with
+    record.samples_requested = samples_requested
+    record.flags = list(outcome.flags)
+    _build(record, outcome)
     if outcome.check is not None:
         record.valid = outcome.check.valid
         record.checks = _plain(outcome.check.checks)
@@ -53,29 +56,79 @@ def make_record(outcome: Outcome, instance: WorkloadInstance, work: Work,
         if outcome.status == "ok":
             record.status, record.reason = "failed", "no timing samples"
         return record
-    _timing(record, outcome, baseline)
+    _timing(record, outcome, baselines, ctx)
     if outcome.prepared is not None and outcome.prepared.overhead_only:
         record.extra["overhead_only"] = True
-        record.speedup = None  # doing nothing quickly is not a speedup
+        record.speedup = record.speedup_vs_rank_baseline = None  # doing nothing fast is no win
         return record
     _performance(record, outcome, peaks)
     _cost(record, outcome, ctx)
     return record
 
 
-def _timing(record: ResultRecord, outcome: Outcome, baseline: Outcome | None) -> None:
+def _identity(outcome: Outcome, work: Work, ctx: RunContext) -> ResultRecord:
+    system, instance = outcome.system, outcome.instance
+    family = get_family(instance.family)
+    metric = family.primary_metric
+    return ResultRecord(
+        run_id=ctx.run_id, suite=ctx.suite, family=instance.family,
+        instance_id=instance.instance_id, instance_label=instance.label,
+        params=dict(instance.params), system=system.system_id, device=system.device.name,
+        kernel=system.spec.name, options=dict(system.entry.options),
+        is_baseline=system.is_baseline, status=outcome.status, reason=outcome.reason,
+        flops_dense=work.flops_dense, flops_useful=work.flops_useful,
+        bytes_format=work.bytes_min, bytes_activated=work.bytes_min,
+        units=work.units, unit_name=work.unit_name,
+        accuracy_metric=metric.name, accuracy_direction=metric.direction,
+        accuracy_range=[metric.low, metric.high],
+        accuracy_metrics={m.name: {k: v for k, v in m.as_dict().items() if k != "name"}
+                          for m in family.accuracy},
+        timed_scope=family.timed_scope, segment=ctx.segment,
+        env_id=ctx.env_id, config_hash=ctx.config_hash, git_commit=ctx.git_commit,
+        timestamp=now_iso())
+
+
+def _build(record: ResultRecord, outcome: Outcome) -> None:
+    """Prepare time, and the shared artifacts it used (built now or for an earlier row)."""
+    record.prepare_s = outcome.prepare_s
+    uses = outcome.uses
+    prepared = outcome.prepared
+    if uses:
+        record.build_s = sum(u.build_s for u in uses)
+        sizes = [u.nbytes for u in uses if u.nbytes is not None]
+        record.artifact_bytes = int(sum(sizes)) if sizes else None
+        record.artifact_shared = all(u.shared for u in uses)
+    if prepared is not None:
+        if prepared.artifact_bytes is not None:
+            record.artifact_bytes = int(prepared.artifact_bytes) + (record.artifact_bytes or 0)
+        record.semantics = _plain(prepared.semantics)
+
+
+def _timing(record: ResultRecord, outcome: Outcome, baselines: Baselines,
+            ctx: RunContext) -> None:
     summary = metrics.summarize(outcome.samples_s)
     record.samples_s = list(outcome.samples_s)
     record.calls_per_sample = outcome.calls_per_sample
-    record.median_s, record.p10_s = summary["median_s"], summary["p10_s"]
-    record.p90_s, record.iqr_s = summary["p90_s"], summary["iqr_s"]
-    if baseline is not None and baseline.status == "ok" and baseline.samples_s:
-        record.baseline_system = baseline.system.system_id
-        record.baseline_median_s = metrics.summarize(baseline.samples_s)["median_s"]
+    record.percentile_basis = ("per_call" if outcome.calls_per_sample == 1 else "per_sample")
+    for key in ("median_s", "p10_s", "p50_s", "p90_s", "p99_s", "iqr_s"):
+        setattr(record, key, summary[key])
+    dense = baselines.dense
+    if dense is not None and dense.status == "ok" and dense.samples_s:
+        samples = (outcome.baseline_samples_s if outcome.baseline_samples_s
+                   else dense.samples_s)
+        record.baseline_system = dense.system.system_id
+        record.baseline_samples_s = list(samples)
+        record.baseline_segment = ctx.segment
+        record.baseline_median_s = metrics.summarize(samples)["median_s"]
         record.speedup = metrics.speedup(record.baseline_median_s, record.median_s)
-    elif baseline is not None:
-        record.baseline_system = baseline.system.system_id
-        record.extra["speedup_missing"] = f"baseline {baseline.status}: {baseline.reason}"
+    elif dense is not None:
+        record.baseline_system = dense.system.system_id
+        record.extra["speedup_missing"] = f"baseline {dense.status}: {dense.reason}"
+    rank = baselines.rank
+    if rank is not None and rank.status == "ok" and rank.samples_s:
+        record.rank_baseline_system = rank.system.system_id
+        rank_median = metrics.summarize(rank.samples_s)["median_s"]
+        record.speedup_vs_rank_baseline = metrics.speedup(rank_median, record.median_s)
 
 
 def _performance(record: ResultRecord, outcome: Outcome, peaks: Peaks | None) -> None:
@@ -84,15 +137,15 @@ def _performance(record: ResultRecord, outcome: Outcome, peaks: Peaks | None) ->
     t = record.median_s
     record.flops_executed = prepared.flops if prepared.flops is not None else record.flops_useful
     if prepared.bytes_min is not None:
-        record.bytes_min = prepared.bytes_min
-    record.gflops_useful = record.flops_useful / t / 1e9
-    record.gflops_dense_equiv = record.flops_dense / t / 1e9
+        record.bytes_format = prepared.bytes_min
+    record.gflop_per_s_useful = record.flops_useful / t / 1e9
+    record.gflop_per_s_dense_equiv = record.flops_dense / t / 1e9
     record.throughput_units_per_s = record.units / t
     record.extra.update(_plain(prepared.info))
     if peaks is None:
         return
     record.roofline_floor_s = metrics.roofline_floor_s(
-        record.flops_executed, record.bytes_min, peaks.flops_per_s, peaks.bytes_per_s)
+        record.flops_executed, record.bytes_format, peaks.flops_per_s, peaks.bytes_per_s)
     record.roofline_fraction = record.roofline_floor_s / t
     record.s_mfu = metrics.s_mfu(record.flops_useful, t, peaks.flops_per_s)
     record.s_mbu = metrics.s_mbu(record.bytes_activated, t, peaks.bytes_per_s)

@@ -1,22 +1,26 @@
-"""Devices a system runs on: the CPU (always), CUDA through CuPy (where a GPU is present).
+"""Devices a system runs on: the CPU (always), CUDA through CuPy or torch (where a GPU is).
 
 A ``Device`` owns timing (the harness times, systems only answer), its measured peaks
-(for roofline, S-MFU and S-MBU) and its description for ``env.json``. Simulated devices
+(for roofline, S-MFU and S-MBU) and its description for ``env.json``. Each kind registers
+with a check of whether it can run here that builds no device. Simulated devices
 (``sim:<hw-config>``) register from ``simulators``. Main entry: ``suite.registry.make_device``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from suite.registry import register_device_kind
-from suite.workload import Prepared
+from suite.registry import one_line, register_device_kind
+
+Run = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,10 @@ class Device:
         """Why this device cannot run here, or None."""
         return None
 
-    def time_calls(self, prepared: Prepared, number: int) -> float:
-        """Seconds for ``number`` back-to-back calls of ``prepared.run``."""
+    def time_calls(self, run: Run, feed: Sequence[Any], start: int,
+                   number: int) -> tuple[float, Any]:
+        """Seconds for `number` back-to-back calls run(feed[(start + i) % len(feed)]) and
+        the last call's output."""
         raise NotImplementedError
 
     def measure_peaks(self) -> Peaks:
@@ -61,21 +67,25 @@ class Device:
 
 
 class CpuDevice(Device):
+    """The host CPU, timed with ``time.perf_counter`` around the loop of calls."""
+
     kind = "cpu"
 
-    def time_calls(self, prepared: Prepared, number: int) -> float:
-        run = prepared.run
-        start = time.perf_counter()
-        for _ in range(number):
-            run()
-        return time.perf_counter() - start
+    def time_calls(self, run: Run, feed: Sequence[Any], start: int,
+                   number: int) -> tuple[float, Any]:
+        args = rotation(feed, start, number)  # built before the clock starts
+        out = None
+        begin = time.perf_counter()
+        for arg in args:
+            out = run(arg)
+        return time.perf_counter() - begin, out
 
     def measure_peaks(self) -> Peaks:
         return Peaks(_best_rate(_cpu_gemm_flops), _best_rate(_cpu_copy_bytes),
                      "float32 GEMM 2048^3 (numpy BLAS); 256 MiB np.copyto, read+write bytes")
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "cpu_model": _cpu_model(),
+        return {"name": self.name, "kind": self.kind, "cpu_model": cpu_model(),
                 "logical_cores": os.cpu_count(), "machine": platform.machine()}
 
 
@@ -85,28 +95,21 @@ class CudaDevice(Device):
     kind = "cuda"
 
     def unavailable_reason(self) -> str | None:
-        try:
-            import cupy
-        except ImportError:
-            return "cupy is not installed (pip install '.[gpu]')"
-        try:
-            if not cupy.cuda.is_available():
-                return "no CUDA GPU visible to CuPy"
-        except Exception as exc:  # a broken driver says so here
-            return f"CUDA not usable: {exc}"
-        return None
+        return cupy_unavailable()
 
-    def time_calls(self, prepared: Prepared, number: int) -> float:
+    def time_calls(self, run: Run, feed: Sequence[Any], start: int,
+                   number: int) -> tuple[float, Any]:
         import cupy
-        run = prepared.run
+        args = rotation(feed, start, number)
+        out = None
         cupy.cuda.Device().synchronize()
-        start, end = cupy.cuda.Event(), cupy.cuda.Event()
-        start.record()
-        for _ in range(number):
-            run()
+        begin, end = cupy.cuda.Event(), cupy.cuda.Event()
+        begin.record()
+        for arg in args:
+            out = run(arg)
         end.record()
         end.synchronize()
-        return cupy.cuda.get_elapsed_time(start, end) / 1e3
+        return cupy.cuda.get_elapsed_time(begin, end) / 1e3, out
 
     def measure_peaks(self) -> Peaks:
         import cupy
@@ -131,6 +134,90 @@ class CudaDevice(Device):
     def price_key(self) -> str:
         described = self.describe().get("gpu", "cuda")
         return str(described)
+
+
+class TorchCudaDevice(Device):
+    """A CUDA GPU through torch; timed with ``torch.cuda.Event`` after synchronizing."""
+
+    kind = "torch-cuda"
+
+    def unavailable_reason(self) -> str | None:
+        return torch_cuda_unavailable()
+
+    def time_calls(self, run: Run, feed: Sequence[Any], start: int,
+                   number: int) -> tuple[float, Any]:
+        import torch
+        args = rotation(feed, start, number)
+        out = None
+        torch.cuda.synchronize()
+        begin = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        begin.record()
+        for arg in args:
+            out = run(arg)
+        end.record()
+        end.synchronize()
+        return begin.elapsed_time(end) / 1e3, out
+
+    def measure_peaks(self) -> Peaks:
+        import torch
+        a = torch.rand((8192, 8192), dtype=torch.float32, device="cuda")
+        gemm = _best_rate(lambda: _timed_torch(lambda: a @ a, 2 * 8192**3))
+        src = torch.empty(2**28, dtype=torch.uint8, device="cuda")
+        dst = torch.empty_like(src)
+        copy = _best_rate(lambda: _timed_torch(lambda: dst.copy_(src), 2 * src.numel()))
+        tf32 = torch.backends.cuda.matmul.allow_tf32
+        return Peaks(gemm, copy, f"float32 GEMM 8192^3 (torch.matmul, allow_tf32={tf32}); "
+                                 "256 MiB device copy, read+write")
+
+    def describe(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"name": self.name, "kind": self.kind}
+        if self.unavailable_reason() is None:
+            import torch
+            props = torch.cuda.get_device_properties(0)
+            info.update(gpu=props.name, torch=torch.__version__, cuda=torch.version.cuda,
+                        memory_bytes=props.total_memory)
+        return info
+
+    @property
+    def price_key(self) -> str:
+        return str(self.describe().get("gpu", "cuda"))
+
+
+def torch_cuda_unavailable() -> str | None:
+    """Why torch cannot run CUDA here, or None."""
+    if importlib.util.find_spec("torch") is None:
+        return "torch is not installed (pip install '.[torch]')"
+    try:
+        import torch
+        if not torch.cuda.is_available():
+            return "no CUDA GPU visible to torch"
+    except Exception as exc:
+        return f"CUDA not usable through torch: {one_line(exc)}"
+    return None
+
+
+def cupy_unavailable() -> str | None:
+    """Why CuPy cannot run CUDA here, or None."""
+    if importlib.util.find_spec("cupy") is None:
+        return "cupy is not installed (pip install '.[gpu]')"
+    try:
+        import cupy
+        if not cupy.cuda.is_available():
+            return "no CUDA GPU visible to CuPy"
+    except Exception as exc:  # a broken driver or a wheel for another CUDA says so here
+        return f"CUDA not usable through CuPy: {one_line(exc)}"
+    return None
+
+
+def rotation(feed: Sequence[Any], start: int, number: int) -> list[Any]:
+    """The arguments of ``number`` calls: ``feed[(start + i) % len(feed)]`` for i < number."""
+    if not len(feed):
+        raise ValueError("time_calls: feed is empty; allowed: at least one argument")
+    if number < 1:
+        raise ValueError(f"time_calls: number={number}; allowed: an integer >= 1")
+    size = len(feed)
+    return [feed[(start + i) % size] for i in range(number)]
 
 
 def _best_rate(measure, runs: int = 5) -> float:
@@ -166,7 +253,20 @@ def _timed_gpu(fn, work: float) -> float:
     return work / (cupy.cuda.get_elapsed_time(start, end) / 1e3)
 
 
-def _cpu_model() -> str:
+def _timed_torch(fn, work: float) -> float:
+    import torch
+    torch.cuda.synchronize()
+    begin = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+    begin.record()
+    fn()
+    end.record()
+    end.synchronize()
+    return work / (begin.elapsed_time(end) / 1e3)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``, else ``platform.processor()``)."""
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
@@ -178,4 +278,7 @@ def _cpu_model() -> str:
 
 
 register_device_kind("cpu", lambda arg: CpuDevice("cpu"), "the host CPU (always available)")
-register_device_kind("cuda", lambda arg: CudaDevice("cuda"), "a CUDA GPU through CuPy")
+register_device_kind("cuda", lambda arg: CudaDevice("cuda"), "a CUDA GPU through CuPy",
+                     unavailable=cupy_unavailable)
+register_device_kind("torch-cuda", lambda arg: TorchCudaDevice("torch-cuda"),
+                     "a CUDA GPU through torch", unavailable=torch_cuda_unavailable)

@@ -1,135 +1,329 @@
 """Timing owned by the harness: validate first, warm up, then interleave every system.
 
-For one instance on one device: each system is prepared (untimed), run once and checked
-against the reference (a wrong result fails the row, it is never timed), warmed up, then
-all surviving systems are timed round-robin — the dense baseline among them — until each
-has ``min_repeats`` samples and ``min_time_s`` of measurement (or ``max_repeats``).
-Fast calls are batched so one sample lasts at least ``sample_time_s``.
-Main entry: ``measure_group(instance, inputs, reference, systems, settings) -> list[Outcome]``.
+For one build group on one device (``rows``: the instances that share inputs, each with
+its systems, the dense baseline once): each system is prepared (untimed; its wall time
+recorded), run on every input batch and checked against that batch's reference (a wrong
+result fails the row, it is never timed), warmed up, then every surviving system is timed
+round-robin, one sample per system per round, until all of them have ``min_repeats``
+samples and ``min_time_s`` of measurement (or ``max_repeats`` rounds): a system that is
+done stays in the round until all are, so every sample has an interleaved partner. Calls
+rotate among the batches; the output of each system's last timed call is checked again,
+so a kernel that caches its first answer fails. ``batch`` scenario: fast calls are batched
+so a sample lasts about as long as the slowest system's call (within ``sample_time_s`` ..
+``min_time_s / min_repeats``); ``per_query``: one query per call, every latency kept.
+``mode: one-at-a-time`` prepares, times beside the baseline and frees one system at a time.
+Main entry: ``GroupMeasurement(rows, shared, cache).run() -> list[Outcome]``.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from suite.config import MeasureSettings
+from suite import registry
+from suite.build_group import SharedBuild
+from suite.context import ArtifactCache, BuildUse, KernelContext
 from suite.errors import Unsupported
 from suite.plan import System
-from suite.registry import KernelContext
+from suite.validate import validate_outputs
 from suite.workload import Check, Prepared, WorkloadInstance
 
+Clock = Callable[[], float]
 
-@dataclass
-class Outcome:
-    """What measuring one system produced, before metrics are derived."""
 
+@dataclass(frozen=True)
+class Row:
+    """One (instance, system) to measure."""
+
+    instance: WorkloadInstance
     system: System
+
+
+@dataclass(eq=False)
+class Outcome:
+    """What measuring one row produced, before metrics are derived."""
+
+    row: Row
+    index: int = -1  # position in the group's rows (what a watchdog names)
     status: str = "ok"
     reason: str = ""
     check: Check | None = None
     prepared: Prepared | None = None
+    run: Callable[[Any], Any] | None = None
     samples_s: list[float] = field(default_factory=list)
     calls_per_sample: int = 1
+    one_call_s: float = 0.0
+    prepare_s: float | None = None
+    spent_s: float = 0.0
+    uses: list[BuildUse] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    baseline_samples_s: list[float] | None = None
+    feed: list[Any] | None = None   # the batches on the kernel's device (``Prepared.put``)
+    position: int = 0
+    last_output: Any = None
+    last_index: int = -1
+    stopped: bool = False
+
+    @property
+    def system(self) -> System:
+        return self.row.system
+
+    @property
+    def instance(self) -> WorkloadInstance:
+        return self.row.instance
 
     def fail(self, status: str, reason: str) -> None:
-        self.status, self.reason, self.prepared = status, reason, None
+        self.status, self.reason, self.prepared, self.run = status, reason, None, None
+        self.last_output = self.feed = None
 
     @property
     def active(self) -> bool:
-        return self.status == "ok"
+        return self.status == "ok" and self.run is not None
 
 
-def measure_group(instance: WorkloadInstance, inputs: Any, reference: Any,
-                  systems: list[System], settings: MeasureSettings) -> list[Outcome]:
-    outcomes = [Outcome(s) for s in systems]
-    for outcome in outcomes:
-        _prepare_and_validate(outcome, instance, inputs, reference)
+class GroupMeasurement:
+    """Measure the rows of one build group on one device (see the module docstring)."""
+
+    def __init__(self, rows: list[Row], shared: SharedBuild, cache: ArtifactCache | None = None,
+                 clock: Clock = time.perf_counter,
+                 on_phase: Callable[[int], None] | None = None):
+        self.rows, self.shared, self.cache = rows, shared, cache
+        self.settings = shared.settings
+        self.clock = clock
+        self.on_phase = on_phase or (lambda index: None)
+        self.outcomes = [Outcome(r, i) for i, r in enumerate(rows)]
+        self.family = registry.get_family(rows[0].instance.family)
+
+    def run(self) -> list[Outcome]:
+        ordered = sorted(self.outcomes, key=lambda o: not o.system.is_baseline)
+        if self.settings.mode == "one-at-a-time":
+            self._one_at_a_time(ordered)
+        else:
+            for outcome in ordered:
+                self._ready(outcome)
+            self._interleave([o for o in ordered if o.active])
+        for outcome in self.outcomes:
+            self._recheck(outcome)
+        return self.outcomes
+
+    # -- preparing, validating, warming up ------------------------------------------------
+    def _ready(self, outcome: Outcome) -> None:
+        self.on_phase(outcome.index)
+        start = self.clock()
+        self._prepare(outcome)
         if outcome.active:
-            _warm_up(outcome, settings)
-    _interleave(outcomes, settings)
-    return outcomes
+            validate_outputs(outcome, self.shared, self.family, self._baseline_outcome())
+        if outcome.active:
+            self._warm_up(outcome)
+        outcome.spent_s += self.clock() - start
+        if outcome.active and outcome.spent_s > self.settings.max_time_s:
+            outcome.fail("failed", f"timeout: preparing and validating took "
+                                   f"{outcome.spent_s:.3g} s > max_time_s "
+                                   f"{self.settings.max_time_s:g}")
 
+    def _baseline_outcome(self) -> Outcome | None:
+        return next((o for o in self.outcomes if o.system.is_baseline), None)
 
-def _prepare_and_validate(outcome: Outcome, instance: WorkloadInstance, inputs: Any,
-                          reference: Any) -> None:
-    system = outcome.system
-    # A kernel's supports() check runs inside prepare (the registry wraps it) and its
-    # Unsupported becomes a skipped row below, so it is not asked twice here.
-    reason = system.device.unavailable_reason() or system.spec.missing_needs()
-    if reason:
-        outcome.fail("skipped", reason)
-        return
-    try:
-        ctx = KernelContext(device=system.device, options=dict(system.entry.options))
-        prepared = system.spec.prepare(instance, inputs, ctx)
-        output = prepared.to_host(prepared.run())
-        check = instance.check(output, reference, inputs, prepared)
-    except Unsupported as exc:
-        outcome.fail("skipped", str(exc))
-        return
-    except Exception as exc:  # one failing system never loses the run
-        outcome.fail("failed", describe(exc))
-        return
-    outcome.check = check
-    if not check.valid:
-        outcome.fail("failed", f"wrong result: {check.reason}")
-        outcome.check = check
-        return
-    outcome.prepared = prepared
-
-
-def _warm_up(outcome: Outcome, settings: MeasureSettings) -> None:
-    assert outcome.prepared is not None
-    device = outcome.system.device
-    try:
-        if device.deterministic:
+    def _prepare(self, outcome: Outcome) -> None:
+        system, instance = outcome.system, outcome.instance
+        reason = system.device.unavailable_reason() or system.spec.missing_needs()
+        if reason:
+            outcome.fail("skipped", reason)
             return
-        for _ in range(settings.warmup):
-            device.time_calls(outcome.prepared, 1)
-        one_call_s = device.time_calls(outcome.prepared, 1)
-        outcome.calls_per_sample = max(1, math.ceil(settings.sample_time_s / max(one_call_s, 1e-9)))
-    except Exception as exc:
-        outcome.fail("failed", describe(exc))
-
-
-def _interleave(outcomes: list[Outcome], settings: MeasureSettings) -> None:
-    """Round-robin over systems so drift (heat, other load) hits all of them alike."""
-    budget_end = time.perf_counter() + max(settings.min_time_s * 20, 5.0) * len(outcomes)
-    while True:
-        pending = [o for o in outcomes if o.active and not _enough(o, settings)]
-        if not pending:
-            break
-        for outcome in pending:
-            _take_sample(outcome)
-        if time.perf_counter() > budget_end:
-            break  # a pathological system must not hold the whole run hostage
-
-
-def _take_sample(outcome: Outcome) -> None:
-    assert outcome.prepared is not None
-    device = outcome.system.device
-    try:
-        if device.deterministic:
-            outcome.samples_s.append(device.time_calls(outcome.prepared, 1))
+        ctx = KernelContext(device=system.device, options=dict(system.entry.options),
+                            cache=self.cache, build_key=self.shared.key,
+                            reference=self.shared.reference_lookup(instance))
+        start = self.clock()
+        try:
+            prepared = system.spec.prepare(instance, self.shared.inputs, ctx)
+        except Unsupported as exc:
+            outcome.fail("skipped", str(exc))
             return
-        total = device.time_calls(outcome.prepared, outcome.calls_per_sample)
-        outcome.samples_s.append(total / outcome.calls_per_sample)
-    except Exception as exc:
-        outcome.fail("failed", describe(exc))
+        except Exception as exc:  # one failing system never loses the run
+            outcome.fail("failed", describe(exc))
+            return
+        outcome.prepare_s = self.clock() - start
+        outcome.uses = list(ctx.uses)
+        outcome.prepared = prepared
+        outcome.run = _callable_with_batch(prepared.run)
+        batches = self.shared.batches(instance)
+        try:
+            outcome.feed = [prepared.put(b) for b in (batches[:1] if _is_v1(outcome)
+                                                      else batches)]
+        except Exception as exc:
+            outcome.fail("failed", f"moving the inputs to the device: {describe(exc)}")
+            return
+        if outcome.run is not prepared.run:
+            outcome.flags.append("v1-kernel: run() takes no batch, so it is fed batch 0 "
+                                 "only and output caching cannot be detected")
+            if self.shared.scenario == "per_query":
+                outcome.fail("skipped", "a v1 kernel (run() without a batch) cannot run "
+                                        "per_query; port it to run(batch)")
+
+    def _warm_up(self, outcome: Outcome) -> None:
+        if outcome.system.device.deterministic:
+            return
+        try:
+            for _ in range(self.settings.warmup):
+                self._time(outcome, 1)
+            outcome.one_call_s = max(self._time(outcome, 1), 1e-9)
+        except Exception as exc:
+            outcome.fail("failed", describe(exc))
+
+    # -- timing ---------------------------------------------------------------------------
+    def _interleave(self, outcomes: list[Outcome]) -> None:
+        """Round-robin: one sample per system per round, so drift hits all of them alike."""
+        self._set_calls_per_sample(outcomes)
+        budget_end = self.clock() + self._budget_s(len(outcomes))
+        rounds = 0
+        while True:
+            live = [o for o in outcomes if o.active and not o.stopped]
+            if not live or all(self._enough(o) for o in live):
+                break
+            if rounds >= self.settings.max_repeats or self.clock() > budget_end:
+                break  # a pathological system must not hold the whole run hostage
+            for outcome in live:
+                self._take_sample(outcome)
+            rounds += 1
+        for outcome in outcomes:
+            self._flag_short(outcome)
+
+    def _set_calls_per_sample(self, outcomes: list[Outcome]) -> None:
+        s = self.settings
+        if self.shared.scenario == "per_query":
+            return  # one query per call: every latency is a sample
+        timed = [o.one_call_s for o in outcomes if not o.system.device.deterministic]
+        slowest = max(timed, default=0.0)
+        ceiling = max(s.sample_time_s, s.min_time_s / max(s.min_repeats, 1))
+        target = min(max(slowest, s.sample_time_s), ceiling)
+        for o in outcomes:
+            if not o.system.device.deterministic:
+                o.calls_per_sample = max(1, math.ceil(target / o.one_call_s))
+
+    def _budget_s(self, systems: int) -> float:
+        return max(self.settings.min_time_s * 20, 5.0) * max(systems, 1)
+
+    def _take_sample(self, outcome: Outcome) -> None:
+        self.on_phase(outcome.index)
+        start = self.clock()
+        try:
+            if outcome.system.device.deterministic:
+                outcome.samples_s.append(float(outcome.prepared.simulated_time_s))
+                outcome.stopped = True
+                return
+            total = self._time(outcome, outcome.calls_per_sample)
+            outcome.samples_s.append(total / outcome.calls_per_sample)
+        except Exception as exc:
+            outcome.fail("failed", describe(exc))
+            return
+        finally:
+            outcome.spent_s += self.clock() - start
+        if outcome.spent_s > self.settings.max_time_s:
+            outcome.stopped = True
+            outcome.flags.append(f"stopped at max_time_s {self.settings.max_time_s:g}")
+
+    def _time(self, outcome: Outcome, number: int) -> float:
+        feed = self._feed(outcome)
+        seconds, last = outcome.system.device.time_calls(outcome.run, feed, outcome.position,
+                                                         number)
+        outcome.last_index = (outcome.position + number - 1) % len(feed)
+        outcome.position = (outcome.position + number) % len(feed)
+        outcome.last_output = last
+        return seconds
+
+    def _feed(self, outcome: Outcome) -> list[Any]:
+        return outcome.feed
+
+    def _enough(self, outcome: Outcome) -> bool:
+        n = len(outcome.samples_s)
+        if outcome.system.device.deterministic:
+            return n >= 1
+        measured_s = sum(outcome.samples_s) * outcome.calls_per_sample
+        return n >= self.settings.min_repeats and measured_s >= self.settings.min_time_s
+
+    def _flag_short(self, outcome: Outcome) -> None:
+        want = 1 if outcome.system.device.deterministic else self.settings.min_repeats
+        if outcome.active and len(outcome.samples_s) < want:
+            outcome.flags.append(f"fewer_samples: {len(outcome.samples_s)} of {want} requested")
+
+    def _recheck(self, outcome: Outcome) -> None:
+        """The last timed call's output is checked too: a cached answer cannot look fast."""
+        if not outcome.active or outcome.last_output is None or outcome.last_index < 0:
+            return
+        prepared = outcome.prepared
+        batch = self.shared.batches(outcome.instance)[outcome.last_index]
+        try:
+            output = prepared.to_host(outcome.last_output)
+            reference = self.shared.reference(outcome.instance, outcome.last_index)
+            check = outcome.instance.check(output, reference, self.shared.inputs, prepared,
+                                           batch=batch)
+        except Exception as exc:
+            outcome.fail("failed", f"checking the last timed output: {describe(exc)}")
+            return
+        outcome.last_output = None
+        if not check.valid:
+            outcome.fail("failed", f"wrong result in the timed loop (batch "
+                                   f"{outcome.last_index}; a cached or stale output?): "
+                                   f"{check.reason}")
+            outcome.check = check
+
+    # -- one system at a time -------------------------------------------------------------
+    def _one_at_a_time(self, ordered: list[Outcome]) -> None:
+        baseline = ordered[0] if ordered and ordered[0].system.is_baseline else None
+        if baseline is not None:
+            self._ready(baseline)
+        for outcome in ordered[1 if baseline else 0:]:
+            self._ready(outcome)
+            if not outcome.active:
+                continue
+            if baseline is None or not baseline.active:
+                self._interleave([outcome])
+            else:
+                self._pair_with_baseline(baseline, outcome)
+            self._recheck(outcome)
+            outcome.prepared = outcome.run = outcome.feed = None  # freed before the next one
+        if baseline is not None and baseline.active and not baseline.samples_s:
+            self._interleave([baseline])
+
+    def _pair_with_baseline(self, baseline: Outcome, outcome: Outcome) -> None:
+        shadow = Outcome(baseline.row, baseline.index, prepared=baseline.prepared, run=baseline.run,
+                         one_call_s=baseline.one_call_s, position=baseline.position,
+                         feed=baseline.feed)
+        self._interleave([shadow, outcome])
+        outcome.baseline_samples_s = list(shadow.samples_s)
+        baseline.position = shadow.position
+        if not baseline.samples_s:
+            baseline.samples_s = list(shadow.samples_s)
+            baseline.calls_per_sample = shadow.calls_per_sample
+            baseline.last_output, baseline.last_index = shadow.last_output, shadow.last_index
 
 
-def _enough(outcome: Outcome, settings: MeasureSettings) -> bool:
-    n = len(outcome.samples_s)
-    if outcome.system.device.deterministic:
-        return n >= 1
-    if n >= settings.max_repeats:
-        return True
-    measured_s = sum(outcome.samples_s) * outcome.calls_per_sample
-    return n >= settings.min_repeats and measured_s >= settings.min_time_s
+def _callable_with_batch(run: Callable[..., Any]) -> Callable[[Any], Any]:
+    """``run`` itself when it takes the batch (v2), else a wrapper feeding it nothing (v1)."""
+    try:
+        params = inspect.signature(run).parameters.values()
+    except (TypeError, ValueError):
+        return run
+    takes = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
+                                             p.VAR_POSITIONAL)]
+    if takes:
+        return run
+    def wrapper(batch):
+        return run()
+
+    functools.update_wrapper(wrapper, run)
+    wrapper.v1 = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _is_v1(outcome: Outcome) -> bool:
+    return getattr(outcome.run, "v1", False)
 
 
 def describe(exc: BaseException) -> str:

@@ -1,17 +1,20 @@
 """Turn a validated suite into a plan: which systems run which instances on which device.
 
-Each family's dense baseline kernel is added on every device a family runs on, because
-speedups are only ever taken against a baseline measured in the same run.
-Main entry: ``make_plan(config, only, system_patterns) -> Plan``.
+Each family's dense baseline kernel (and its rank baseline, where it names one) is added on
+every device a family runs on, because speedups are only ever taken against a baseline
+measured in the same run. Instances are ordered so that a build group (instances that
+differ only in query-time parameters) is contiguous: its inputs and artifacts are built
+once and freed after its last instance. Main entry: ``make_plan(config, only, system_patterns) -> Plan``.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from suite import registry
-from suite.config import SuiteConfig, SystemEntry, expand_instances
+from suite.build_group import build_key
+from suite.config import MeasureSettings, SuiteConfig, SystemEntry, expand_groups
 from suite.devices import Device
 from suite.errors import UserError
 from suite.registry import KernelSpec
@@ -26,6 +29,7 @@ class System:
     spec: KernelSpec
     device: Device
     is_baseline: bool
+    is_rank_baseline: bool = False
 
     @property
     def system_id(self) -> str:
@@ -37,6 +41,20 @@ class Plan:
     instances: list[WorkloadInstance]
     devices: dict[str, Device]
     systems: list[System]
+    settings: dict[str, MeasureSettings] = field(default_factory=dict)  # by instance_id
+
+    def settings_for(self, instance: WorkloadInstance) -> MeasureSettings:
+        return self.settings.get(instance.instance_id, MeasureSettings())
+
+    def build_groups(self) -> list[list[WorkloadInstance]]:
+        """Contiguous runs of instances sharing a build key (the plan is ordered so)."""
+        groups: list[list[WorkloadInstance]] = []
+        for instance in self.instances:
+            if groups and build_key(groups[-1][0]) == build_key(instance):
+                groups[-1].append(instance)
+            else:
+                groups.append([instance])
+        return groups
 
     def systems_for(self, instance: WorkloadInstance, device: Device) -> list[System]:
         """Baseline first, then the others, for this instance's family on this device."""
@@ -57,7 +75,11 @@ def make_plan(cfg: SuiteConfig, only: set[str] | None = None,
         if unknown:
             raise UserError(f"--only: unknown family {unknown[0]!r}; allowed: "
                             + ", ".join(sorted(registry.families())))
-    instances = expand_instances(cfg, only)
+    groups = expand_groups(cfg, only)
+    settings = {i.instance_id: g.measure for g, members in groups for i in members}
+    for group, members in groups:
+        _check_scenario(cfg, group, members)
+    instances = _by_build_group([i for _, members in groups for i in members])
     if not instances:
         raise UserError(f"{cfg.source}: no workload instances"
                         + (f" for --only {','.join(sorted(only))}" if only else ""))
@@ -72,13 +94,30 @@ def make_plan(cfg: SuiteConfig, only: set[str] | None = None,
         for family in sorted(selected):
             spec = _kernel(cfg, entry, family, device, suite_families)
             if spec is not None:
-                baseline = spec.name == registry.get_family(family).baseline_kernel
-                systems.append(System(entry, spec, device, baseline))
+                fam = registry.get_family(family)
+                systems.append(System(entry, spec, device, spec.name == fam.baseline_kernel,
+                                      spec.name == fam.rank_baseline_kernel))
     _check_each_system_can_run(cfg, systems, instances)
     systems = _filter(systems, system_patterns)
     systems = _add_baselines(systems, selected)
     used = {s.device.name for s in systems}
-    return Plan(instances, {k: v for k, v in devices.items() if k in used}, systems)
+    return Plan(instances, {k: v for k, v in devices.items() if k in used}, systems, settings)
+
+
+def _by_build_group(instances: list[WorkloadInstance]) -> list[WorkloadInstance]:
+    """Stable order with each build group contiguous, so its artifacts are built once."""
+    first: dict[str, int] = {}
+    for index, instance in enumerate(instances):
+        first.setdefault(build_key(instance), index)
+    return sorted(instances, key=lambda i: first[build_key(i)])
+
+
+def _check_scenario(cfg: SuiteConfig, group, members: list[WorkloadInstance]) -> None:
+    scenarios = registry.get_family(group.family).scenarios
+    if group.measure.scenario not in scenarios:
+        raise cfg.error(f"{group.path}.measure.scenario",
+                        f"got {group.measure.scenario!r}; allowed for {group.family}: "
+                        + ", ".join(scenarios))
 
 
 def _device(cfg: SuiteConfig, entry: SystemEntry, devices: dict[str, Device]) -> Device:
@@ -133,18 +172,26 @@ def _filter(systems: list[System], patterns: list[str] | None) -> list[System]:
 
 
 def _add_baselines(systems: list[System], families: set[str]) -> list[System]:
-    """Every (family, device) in the plan gets its family's dense kernel as baseline."""
+    """Every (family, device) in the plan gets its family's dense kernel as baseline, and
+    its rank baseline (if it names one and the device has it)."""
     out = list(systems)
     for device in {id(s.device): s.device for s in systems}.values():
         for family in families:
             here = [s for s in out if s.device is device and s.spec.family == family]
-            if not here or any(s.is_baseline for s in here):
+            if not here:
                 continue
-            name = registry.get_family(family).baseline_kernel
-            spec = registry.find_kernel(family, name, device.kind)
-            if spec is None:
-                raise UserError(f"family {family} has no baseline kernel {name!r} on "
-                                f"{device.kind}; cannot compute speedups there")
-            out.append(System(SystemEntry(device.name, name, path="(baseline)"),
-                              spec, device, True))
+            fam = registry.get_family(family)
+            if not any(s.is_baseline for s in here):
+                spec = registry.find_kernel(family, fam.baseline_kernel, device.kind)
+                if spec is None:
+                    raise UserError(f"family {family} has no baseline kernel "
+                                    f"{fam.baseline_kernel!r} on {device.kind}; cannot "
+                                    "compute speedups there")
+                out.append(System(SystemEntry(device.name, spec.name, path="(baseline)"),
+                                  spec, device, True))
+            rank = fam.rank_baseline_kernel
+            spec = registry.find_kernel(family, rank, device.kind) if rank else None
+            if spec is not None and not any(s.is_rank_baseline for s in here):
+                out.append(System(SystemEntry(device.name, rank, path="(rank baseline)"),
+                                  spec, device, False, True))
     return out

@@ -1,22 +1,38 @@
 """Result records: one row per (instance, system), appended to ``records.jsonl`` as it finishes.
 
 Records keep the raw timing samples (metrics can be recomputed later), a ``schema_version``,
-``status`` (ok / failed / skipped) with its ``reason``, ``valid`` with the checks behind it,
-and the run's environment id, config hash and git commit. Main entries: ``ResultRecord``,
-``RecordWriter`` (append, flush, fsync) and ``read_records`` (tolerates a torn last line).
+``status`` (ok / failed / skipped) with its ``reason``, ``flags`` (an ok row that is still
+worth a second look), ``valid`` with the checks behind it, and the run's environment id,
+config hash and git commit. Main entries: ``ResultRecord`` (``from_dict`` checks a raw row
+and migrates older schemas), ``RecordWriter`` (append, flush, fsync; a full or read-only
+disk is a one-line ``UserError``) and ``read_records`` (a torn last line is ignored; any
+other damage is a ``UserError`` naming ``path:LINE``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
+import numbers
 import os
-from dataclasses import asdict, dataclass, field, fields
+import re
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+from suite.errors import UserError
+
+SCHEMA_VERSION = 2
 STATUSES = ("ok", "failed", "skipped")
+RECORDS_FILE = "records.jsonl"
+V1_RENAMES = {"gflops_useful": "gflop_per_s_useful",
+              "gflops_dense_equiv": "gflop_per_s_dense_equiv", "bytes_min": "bytes_format"}
+
+
+class RecordError(UserError, ValueError):
+    """A raw row that is not a record this SparseCAP can read; the text says why."""
 
 
 @dataclass
@@ -36,36 +52,62 @@ class ResultRecord:
     # outcome
     status: str
     reason: str = ""
+    flags: list[str] = field(default_factory=list)  # an ok row to read twice, e.g. fewer samples
     valid: bool | None = None
     checks: dict[str, Any] = field(default_factory=dict)
+    # what a timed call is
+    scenario: str = "batch"           # "batch" | "per_query"
+    timed_scope: str = ""             # e.g. "expert FFNs + combine; router excluded"
+    semantics: dict[str, Any] = field(default_factory=dict)  # what the kernel declares
+    segment: int = 0                  # 0 = first run, +1 per --resume
     # timing (seconds per call)
     samples_s: list[float] = field(default_factory=list)
     calls_per_sample: int = 1
+    samples_requested: int | None = None
+    percentile_basis: str = "per_sample"  # "per_sample" (mean of calls_per_sample) | "per_call"
     median_s: float | None = None
     p10_s: float | None = None
+    p50_s: float | None = None
     p90_s: float | None = None
+    p99_s: float | None = None
     iqr_s: float | None = None
+    # speedup
     baseline_system: str = ""
     baseline_median_s: float | None = None
-    speedup: float | None = None
+    baseline_samples_s: list[float] = field(default_factory=list)
+    baseline_segment: int | None = None
+    timed_with: str = ""              # instance id whose baseline timing this row shares
+    speedup: float | None = None      # vs the dense baseline of the device
+    rank_baseline_system: str = ""
+    speedup_vs_rank_baseline: float | None = None
+    # build (untimed, cached by build_key)
+    prepare_s: float | None = None
+    build_s: float | None = None      # of the cached build this row used
+    build_key: str = ""
+    artifact_bytes: int | None = None
+    artifact_shared: bool = False
     # work and performance
     flops_dense: float | None = None
     flops_useful: float | None = None
     flops_executed: float | None = None
-    bytes_min: float | None = None        # the kernel's own format (roofline)
+    bytes_format: float | None = None     # the kernel's own format reads/writes (roofline)
     bytes_activated: float | None = None  # the activated data only (S-MBU)
     units: float | None = None
     unit_name: str = ""
-    gflops_useful: float | None = None
-    gflops_dense_equiv: float | None = None
+    gflop_per_s_useful: float | None = None
+    gflop_per_s_dense_equiv: float | None = None
     throughput_units_per_s: float | None = None
     roofline_floor_s: float | None = None
     roofline_fraction: float | None = None
     s_mfu: float | None = None
     s_mbu: float | None = None
-    # accuracy, cost, energy
+    # accuracy
     accuracy: dict[str, float] = field(default_factory=dict)
     accuracy_metric: str = ""
+    accuracy_direction: str = ""      # "higher" | "lower" ("" = not recorded)
+    accuracy_range: list[float | None] = field(default_factory=list)  # [low, high]
+    accuracy_metrics: dict[str, Any] = field(default_factory=dict)  # name -> direction, low, high
+    # cost, energy
     price_usd_per_hour: float | None = None
     cost_usd_per_million_units: float | None = None
     energy_j: float | None = None
@@ -86,45 +128,163 @@ class ResultRecord:
         return json.dumps(_finite(asdict(self)), sort_keys=False, default=_jsonable)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> ResultRecord:
-        known = {f.name for f in fields(cls)}
-        version = raw.get("schema_version", 0)
-        if version > SCHEMA_VERSION:
-            raise ValueError(f"record schema_version {version} is newer than this "
-                             f"SparseCAP ({SCHEMA_VERSION}); upgrade to read it")
+    def from_dict(cls, raw: Any) -> ResultRecord:
+        """A record from one parsed JSON line: checked, migrated to this schema.
+
+        Raises ``RecordError`` (one line, no location) for a newer or unknown
+        ``schema_version``, a missing required field, a wrong type or status. Fields this
+        version does not know are ignored.
+        """
+        if not isinstance(raw, dict):
+            raise RecordError(f"a record is a JSON object; got {type(raw).__name__}")
+        raw = migrate(raw)
+        known = {f.name: f for f in fields(cls)}
+        _check_fields(raw, known)
         return cls(**{k: v for k, v in raw.items() if k in known})
 
 
+def migrate(raw: dict[str, Any]) -> dict[str, Any]:
+    """A raw row of any readable schema version rewritten as this version's (a new dict)."""
+    version = raw.get("schema_version")
+    version = 1 if version is None or (type(version) is int and version == 0) else version
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise RecordError(f"schema_version {version!r} is unknown; "
+                          f"this SparseCAP reads 0 to {SCHEMA_VERSION}")
+    if version > SCHEMA_VERSION:
+        raise RecordError(f"schema_version {version} is newer than this SparseCAP reads "
+                          f"({SCHEMA_VERSION}); upgrade SparseCAP to read it")
+    out = dict(raw)
+    if version == 1:
+        out = _v1_to_v2(out)
+    out["schema_version"] = SCHEMA_VERSION
+    return out
+
+
+def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
+    """Renamed fields; v1 tables read every ``*error*`` metric as lower-is-better, from 0."""
+    for old, new in V1_RENAMES.items():
+        if old in raw:
+            value = raw.pop(old)
+            raw.setdefault(new, value)
+    names = [raw.get("accuracy_metric") or ""] + list(raw.get("accuracy") or {})
+    errors = {name: {"direction": "lower", "low": 0.0, "high": None}
+              for name in names if isinstance(name, str) and "error" in name}
+    primary = raw.get("accuracy_metric")
+    if primary in errors and not raw.get("accuracy_direction"):
+        raw["accuracy_direction"], raw["accuracy_range"] = "lower", [0.0, None]
+    if errors and not raw.get("accuracy_metrics"):
+        raw["accuracy_metrics"] = errors
+    return raw
+
+
+def _check_fields(raw: dict[str, Any], known: dict[str, Any]) -> None:
+    missing = [name for name, f in known.items() if name not in raw
+               and f.default is MISSING and f.default_factory is MISSING]
+    if missing:
+        raise RecordError(f"missing field{'s' if len(missing) > 1 else ''} "
+                          f"{', '.join(missing)}")
+    for name, value in raw.items():
+        if name in known and not _type_ok(known[name].type, value):
+            raise RecordError(f"field {name}: got {value!r:.60}; expected {known[name].type}")
+    if raw["status"] not in STATUSES:
+        raise RecordError(f"status {raw['status']!r}; allowed: {', '.join(STATUSES)}")
+
+
+_KINDS: dict[str, tuple[type, ...]] = {
+    "str": (str,), "bool": (bool,), "int": (numbers.Real,), "float": (numbers.Real,),
+    "list": (list,), "dict": (dict,), "None": (type(None),)}
+
+
+def _type_ok(annotation: str, value: Any) -> bool:
+    """Does a JSON value fit a field annotation such as ``float | None`` or ``list[str]``?"""
+    kinds = [_KINDS[part.strip()] for part in re.sub(r"\[.*\]", "", annotation).split("|")]
+    if isinstance(value, bool):
+        return (bool,) in kinds
+    return any(isinstance(value, kind) for kind in kinds)
+
+
 class RecordWriter:
-    """Appends records one line each; flushed and fsynced so a killed run loses nothing."""
+    """Appends records one line each; flushed and fsynced so a killed run loses nothing.
+
+    A write that fails (disk full, read-only file system, no permission) raises a one-line
+    ``UserError`` naming the file; the lines written before stay whole and readable.
+    """
 
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _drop_torn_tail(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _drop_torn_tail(path)
+        except OSError as exc:
+            raise UserError(_write_error(path, exc)) from None
 
     def append(self, record: ResultRecord) -> None:
-        assert record.status in STATUSES, record.status
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(record.to_json() + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        if record.status not in STATUSES:
+            raise ValueError(f"status {record.status!r}; allowed: {', '.join(STATUSES)}")
+        try:
+            _append_line(self.path, (record.to_json() + "\n").encode("utf-8"))
+        except OSError as exc:
+            raise UserError(_write_error(self.path, exc)) from None
+
+
+def _append_line(path: Path, data: bytes) -> None:
+    """One whole line or nothing: a failed write is cut back to where it started."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        start = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):  # else: a torn tail, ignored and cut later
+                os.ftruncate(fd, start)
+            raise
+    finally:
+        os.close(fd)
+
+
+def _write_error(path: Path, exc: OSError) -> str:
+    code = f" ({errno.errorcode[exc.errno]})" if exc.errno in errno.errorcode else ""
+    return (f"{path}: cannot write records: {exc.strerror or exc}{code}; "
+            "the records written before are kept")
 
 
 def read_records(path: Path) -> list[ResultRecord]:
-    """All complete records in a file; a torn last line (a killed write) is ignored."""
+    """Every record of a file, migrated to this schema.
+
+    A torn last line (no newline at the end and not JSON: a killed write) is ignored;
+    a damaged line anywhere else, a newer schema, a missing field or a bad status raises
+    ``UserError("path:LINE: what is wrong")``.
+    """
     if not path.exists():
         return []
+    lines = path.read_bytes().split(b"\n")
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError:
+        torn_tail = number == len(lines)  # the last piece has no newline after it
+        raw = _parse_line(path, number, line, torn_tail)
+        if raw is None:
             continue
-        out.append(ResultRecord.from_dict(raw))
+        try:
+            out.append(ResultRecord.from_dict(raw))
+        except RecordError as exc:
+            raise UserError(f"{path}:{number}: {exc}") from None
     return out
+
+
+def _parse_line(path: Path, number: int, line: bytes, torn_tail: bool) -> Any:
+    try:
+        return json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if torn_tail:
+            return None
+        why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+        raise UserError(f"{path}:{number}: not a JSON record ({why}); the file is damaged "
+                        "here: repair or delete this line") from None
 
 
 def done_keys(path: Path) -> set[tuple[str, str]]:
@@ -133,12 +293,23 @@ def done_keys(path: Path) -> set[tuple[str, str]]:
 
 
 def _drop_torn_tail(path: Path) -> None:
-    """A run killed mid-write leaves a partial last line; cut it before appending."""
-    if not path.exists():
+    """A run killed mid-write leaves a partial last line: cut it before appending.
+
+    A last line that is whole JSON but lacks its newline (an editor saved it) is kept and
+    given its newline, so appending never loses a record ``read_records`` returns.
+    """
+    data = path.read_bytes() if path.exists() else b""
+    if not data or data.endswith(b"\n"):
         return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        path.write_bytes(data[: data.rfind(b"\n") + 1])
+    cut = data.rfind(b"\n") + 1
+    try:
+        json.loads(data[cut:].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        with open(path, "r+b") as fh:
+            fh.truncate(cut)
+        return
+    with open(path, "ab") as fh:
+        fh.write(b"\n")
 
 
 def _finite(obj: Any) -> Any:
@@ -158,4 +329,3 @@ def _jsonable(obj: Any) -> Any:
     if hasattr(obj, "tolist"):
         return obj.tolist()
     return str(obj)
-

@@ -1,5 +1,6 @@
-"""The plug-in registry: families, kernels and device kinds register here; the runner only looks up.
+"""The plug-in registry: families, kernels, device kinds and subcommands register here.
 
+The runner and the CLI only look up; neither names a family, kernel, device or package.
 A family registers once (``register_family``); a kernel is one function plus one line::
 
     from suite.registry import register_kernel
@@ -10,15 +11,29 @@ A family registers once (``register_family``); a kernel is one function plus one
     def scipy_csr(instance, inputs, ctx):
         import scipy.sparse as sp
         w = sp.csr_matrix(inputs.weight)          # preparation is not timed
-        return Prepared(run=lambda: w @ inputs.x, bytes_min=...)
+        return Prepared(run=lambda x: w @ x, bytes_min=...)  # timed on each fed batch
+
+``run(batch)`` gets what to compute from the harness; ``ctx`` (``suite.context``) carries
+the device, the YAML options and ``ctx.shared(key, build)`` for untimed builds shared by a
+build group (an index, a pruned model).
 
 A kernel raises ``suite.errors.Unsupported("why")`` when it cannot run an instance (the row
 is skipped with that reason); a cheap ``supports=fn(instance) -> reason | None`` is checked
-before every prepare (and at config time), so the kernel need not check it again. Heavy libraries are imported inside the function, so a missing
-one skips rows instead of breaking start-up. Plug-in modules are found by ``load_plugins``:
-every direct child module or sub-package of ``suite.workloads``, ``kernels`` and
-``simulators`` (names starting with ``_`` are skipped), plus any module named by the ``sparsecap.plugins`` entry-point group or listed
-(comma-separated) in the ``SPARSECAP_PLUGINS`` environment variable.
+before every prepare (and at config time), so the kernel need not check it again. Heavy
+libraries are imported inside the function, so a missing one skips rows instead of breaking
+start-up. A device kind says how to build it and, without building one, whether it can run
+here; a subcommand (``run-suite NAME ...``) gives its arguments and its entry::
+
+    register_device_kind("tpu", TpuDevice, "a TPU through JAX",
+                         unavailable=lambda: None if has_tpu() else "no TPU visible")
+    register_command("export", add_arguments=add_export_arguments, run=run_export,
+                     help="export a run directory as parquet")
+
+Plug-in packages are found by ``load_plugins``: every package named in the
+``sparsecap.plugins`` entry-point group (``pyproject.toml``), with each of its direct child
+modules or sub-packages (names starting with ``_`` are skipped), plus any module listed
+(comma-separated) in the ``SPARSECAP_PLUGINS`` environment variable. A plug-in that fails
+to import is kept in ``broken_plugins()`` with its one-line error; the rest still load.
 """
 
 from __future__ import annotations
@@ -28,25 +43,26 @@ import importlib
 import importlib.util
 import os
 import pkgutil
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from suite.context import KernelContext  # noqa: F401  (re-exported: kernels' ctx)
 from suite.errors import Unsupported, UserError
 from suite.family import AccuracyMetric, FamilySpec, Param  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
+    import argparse
+
     from suite.devices import Device
     from suite.workload import Prepared, WorkloadInstance
 
-
-@dataclass(frozen=True)
-class KernelContext:
-    """What a kernel gets besides the instance and inputs: its device and YAML options."""
-
-    device: Device
-    options: dict[str, Any] = field(default_factory=dict)
+PLUGIN_GROUP = "sparsecap.plugins"
+PLUGIN_ENV = "SPARSECAP_PLUGINS"
+BUILTIN_MODULES = ("suite.devices", "suite.null_system")  # the harness's own registrations
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,7 @@ class KernelSpec:
     needs: tuple[str, ...] = ()
     description: str = ""
     supports: Callable[[WorkloadInstance], str | None] | None = None
+    module: str = ""
 
     def missing_needs(self) -> str | None:
         """Why this kernel cannot run here (a library is not installed), or None."""
@@ -72,11 +89,46 @@ class KernelSpec:
         return self.supports(instance) if self.supports else None
 
 
+@dataclass(frozen=True)
+class DeviceKind:
+    """A device kind: ``factory(argument)`` builds it; ``unavailable()`` says why not here.
+
+    ``unavailable`` is None for a kind that can always run (the CPU, a simulator);
+    ``usage`` is how a suite names it (``sim:<hw-config>``), shown in errors.
+    """
+
+    kind: str
+    factory: Callable[[str], Device]
+    doc: str = ""
+    unavailable: Callable[[], str | None] | None = None
+    usage: str = ""
+
+    def unavailable_reason(self) -> str | None:
+        if self.unavailable is None:
+            return None
+        try:
+            return self.unavailable()
+        except Exception as exc:  # a broken driver must not break --list
+            return f"availability check failed: {one_line(exc)}"
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A subcommand ``run-suite NAME``: ``add_arguments(parser)``, then ``run(args) -> exit code``."""
+
+    name: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    help: str
+    description: str = ""
+
+
 ANY_FAMILY = "*"  # kernels that serve every family, like the harness's null system
+COMMAND_NAME = re.compile(r"[a-z][a-z0-9-]*")
 _FAMILIES: dict[str, FamilySpec] = {}
 _KERNELS: dict[tuple[str, str, str], KernelSpec] = {}
-_DEVICE_KINDS: dict[str, Callable[[str], Device]] = {}
-_DEVICE_DOCS: dict[str, str] = {}
+_DEVICE_KINDS: dict[str, DeviceKind] = {}
+_COMMANDS: dict[str, CommandSpec] = {}
 _BROKEN: dict[str, str] = {}
 _loaded = False
 
@@ -84,7 +136,8 @@ _loaded = False
 def register_family(spec: FamilySpec) -> FamilySpec:
     """Add a family; registering the same name twice is a programming error."""
     if spec.name in _FAMILIES and _FAMILIES[spec.name] is not spec:
-        raise ValueError(f"family {spec.name!r} registered twice")
+        raise ValueError(_twice(f"family {spec.name!r}", _FAMILIES[spec.name].build,
+                                spec.build))
     _FAMILIES[spec.name] = spec
     return spec
 
@@ -97,10 +150,12 @@ def register_kernel(family: str, name: str, *, device: str, needs: tuple[str, ..
     def decorate(fn):
         key = (family, name, device)
         if key in _KERNELS:
-            raise ValueError(f"kernel {family}/{name} on {device} registered twice")
+            raise ValueError(_twice(f"kernel {family}/{name} on {device}",
+                                    _KERNELS[key].module, fn))
         text = description or next(iter((fn.__doc__ or "").strip().splitlines()), "")
         prepare = _checked(fn, supports) if supports else fn
-        _KERNELS[key] = KernelSpec(family, name, device, prepare, tuple(needs), text, supports)
+        _KERNELS[key] = KernelSpec(family, name, device, prepare, tuple(needs), text, supports,
+                                   fn.__module__)
         return fn
 
     return decorate
@@ -119,10 +174,42 @@ def _checked(fn, supports):
     return prepare
 
 
-def register_device_kind(kind: str, factory: Callable[[str], Device], doc: str = "") -> None:
-    """Add a device kind; ``factory(argument)`` makes the device for ``kind`` or ``kind:argument``."""
-    _DEVICE_KINDS[kind] = factory
-    _DEVICE_DOCS[kind] = doc
+def register_device_kind(kind: str, factory: Callable[[str], Device], doc: str = "",
+                         unavailable: Callable[[], str | None] | None = None,
+                         usage: str = "") -> DeviceKind:
+    """Add a device kind; ``factory(argument)`` makes the device for ``kind`` or ``kind:argument``.
+
+    ``unavailable() -> reason | None`` answers without building a device; None (the
+    default) means the kind always runs here.
+    """
+    if kind in _DEVICE_KINDS:
+        raise ValueError(_twice(f"device kind {kind!r}", _DEVICE_KINDS[kind].factory, factory))
+    spec = DeviceKind(kind, factory, doc, unavailable, usage or kind)
+    _DEVICE_KINDS[kind] = spec
+    return spec
+
+
+def register_command(name: str, add_arguments: Callable[[argparse.ArgumentParser], None],
+                     run: Callable[[argparse.Namespace], int], help: str, *,
+                     description: str = "") -> CommandSpec:
+    """Add ``run-suite NAME``: the CLI builds its parser, calls ``add_arguments``, then ``run``."""
+    if not COMMAND_NAME.fullmatch(name):
+        raise ValueError(f"command name {name!r}; allowed: lower-case letters, digits and '-'")
+    if name in _COMMANDS:
+        raise ValueError(_twice(f"command {name!r}", _COMMANDS[name].run, run))
+    spec = CommandSpec(name, add_arguments, run, help, description)
+    _COMMANDS[name] = spec
+    return spec
+
+
+def _twice(what: str, first: Any, second: Any) -> str:
+    """``what`` registered twice, naming the module of each registration."""
+    return (f"{what} registered twice: first by {_module_of(first)}, "
+            f"again by {_module_of(second)}")
+
+
+def _module_of(obj: Any) -> str:
+    return obj if isinstance(obj, str) else getattr(obj, "__module__", None) or "?"
 
 
 def families() -> dict[str, FamilySpec]:
@@ -135,9 +222,22 @@ def kernels(family: str | None = None) -> list[KernelSpec]:
     return [k for k in _KERNELS.values() if family is None or k.family == family]
 
 
-def device_kinds() -> dict[str, str]:
+def device_kinds() -> dict[str, DeviceKind]:
     load_plugins()
-    return dict(_DEVICE_DOCS)
+    return dict(_DEVICE_KINDS)
+
+
+def device_unavailable(kind: str) -> str | None:
+    """Why devices of ``kind`` cannot run here, or None; builds no device."""
+    load_plugins()
+    if kind not in _DEVICE_KINDS:
+        return f"device kind {kind!r} is not registered (no plug-in provides it)"
+    return _DEVICE_KINDS[kind].unavailable_reason()
+
+
+def commands() -> dict[str, CommandSpec]:
+    load_plugins()
+    return dict(_COMMANDS)
 
 
 def get_family(name: str) -> FamilySpec:
@@ -169,50 +269,67 @@ def make_device(name: str) -> Device:
     kind, _, arg = name.partition(":")
     if kind not in _DEVICE_KINDS:
         raise UserError(f"unknown device {name!r}; allowed: "
-                        + ", ".join(f"{k}{'' if k != 'sim' else ':<hw-config>'}"
-                                    for k in sorted(_DEVICE_KINDS)))
-    return _DEVICE_KINDS[kind](arg)
+                        + ", ".join(_DEVICE_KINDS[k].usage for k in sorted(_DEVICE_KINDS))
+                        + broken_note())
+    return _DEVICE_KINDS[kind].factory(arg)
 
 
 def load_plugins() -> None:
-    """Import every plug-in module once so their registrations run."""
+    """Import every plug-in once so their registrations run; failures go to ``broken_plugins``."""
     global _loaded
     if _loaded:
         return
     _loaded = True
-    importlib.import_module("suite.devices")
-    importlib.import_module("suite.null_system")
-    for package in ("suite.workloads", "kernels", "simulators"):
-        _import_tree(package)
-    for ep in entry_points(group="sparsecap.plugins"):
-        ep.load()
+    for name in BUILTIN_MODULES:
+        importlib.import_module(name)
+    for ep in _plugin_entry_points():
+        module = _guarded(ep.value, ep.load)
+        if isinstance(module, ModuleType):
+            _import_children(module)
     # Plug-ins that are not packaged (a lab's own kernels, test families) by module name.
-    for name in filter(None, os.environ.get("SPARSECAP_PLUGINS", "").split(",")):
-        _import_plugin(name.strip())
+    for name in filter(None, (n.strip() for n in os.environ.get(PLUGIN_ENV, "").split(","))):
+        _guarded(name, functools.partial(importlib.import_module, name))
 
 
-def _import_tree(package_name: str) -> None:
-    package = importlib.import_module(package_name)
+def _plugin_entry_points() -> list:
+    try:
+        found = list(entry_points(group=PLUGIN_GROUP))
+    except Exception as exc:  # unreadable package metadata
+        found, reason = [], one_line(exc)
+    else:
+        reason = "" if found else "none declared; install the project (pip install -e .)"
+    if reason:
+        _BROKEN[f"entry points {PLUGIN_GROUP}"] = reason
+    return found
+
+
+def _import_children(package: ModuleType) -> None:
+    """Direct children only: a sub-package's ``__init__`` decides which of its modules load,
+    so modules holding compiled kernels are not imported (and compiled) at start-up."""
     if not hasattr(package, "__path__"):
         return
-    # Direct children only: a sub-package's __init__ decides which of its modules register,
-    # so modules holding compiled kernels are not imported (and compiled) at start-up.
-    for info in pkgutil.iter_modules(package.__path__, prefix=package_name + "."):
-        if info.name.rsplit(".", 1)[-1].startswith("_"):
-            continue
-        _import_plugin(info.name)
+    for info in pkgutil.iter_modules(package.__path__, prefix=package.__name__ + "."):
+        if not info.name.rsplit(".", 1)[-1].startswith("_"):
+            _guarded(info.name, functools.partial(importlib.import_module, info.name))
 
 
-def _import_plugin(name: str) -> None:
+def _guarded(name: str, load: Callable[[], Any]) -> Any:
     """A plug-in that fails to import costs its own rows, never the whole harness."""
     try:
-        importlib.import_module(name)
+        return load()
     except Exception as exc:
-        _BROKEN[name] = f"{type(exc).__name__}: {exc}"
+        _BROKEN[name] = one_line(exc)
+        return None
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message``: how a broken plug-in or check is reported."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def broken_plugins() -> dict[str, str]:
-    """Plug-in modules that failed to import, with the error (shown by --list and errors)."""
+    """Plug-in modules that failed to import, with the error (shown on stderr by the CLI)."""
     load_plugins()
     return dict(_BROKEN)
 

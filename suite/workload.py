@@ -1,9 +1,15 @@
 """What a workload instance is and what a kernel hands back to the harness.
 
 A family builds ``WorkloadInstance`` objects from one point of its parameter grid. The
-harness asks an instance for its inputs (built once, seeded), its float64 reference, its
-work (FLOPs, bytes, units) and to check a kernel's output. A kernel answers with a
-``Prepared``: the call to time plus what the harness needs to judge it.
+harness asks an instance for its inputs (built once per build group, seeded), the input
+batches it feeds the kernel (several, rotated, so a kernel that caches its output cannot
+look fast; single queries in the ``per_query`` scenario), the float64 reference of each
+batch, the work of one call and to check a kernel's output. A kernel answers with a
+``Prepared``: ``run(batch)``, the call the harness times, plus what it needs to judge it.
+
+Contract v1 kernels (``run()`` with no argument, closing over ``inputs``) keep working:
+the harness feeds them batch 0, which every family makes equal to the batch its inputs
+hold, and records the flag ``v1-kernel`` (rotation cannot protect them).
 """
 
 from __future__ import annotations
@@ -53,28 +59,48 @@ class Check:
 class Prepared:
     """A kernel ready to run one instance.
 
-    ``run()`` is the call the harness times; it returns the output on the kernel's device.
-    ``to_host(output)`` brings it back as numpy for checking (not timed).
+    ``run(batch)`` is the call the harness times; it returns the output on the kernel's
+    device (``run()`` without a parameter is the v1 contract, see the module docstring).
+    ``to_host(output)`` brings it back as numpy for checking (not timed); ``put(batch)``
+    moves a host batch to the kernel's device once, before timing (a GPU kernel uploads
+    here, so the transfer is not timed).
     ``flops`` / ``bytes_min``: what this kernel's format executes and must move, when it
     differs from the instance's (CSR indices, N:M metadata, dense FLOPs of a dense kernel).
     ``simulated_time_s``: set by simulated devices, whose time comes from the model.
     ``info``: JSON-able extras that go to the record (format bytes, cycles, energy...).
     ``overhead_only``: the call does no real work (the null system): its time is harness
     overhead, so no throughput, utilization or cost is derived and it is not ranked.
+    ``artifact_bytes``: bytes of what prepare built (index, compressed weights, pruned
+    model) when the kernel did not build it through ``ctx.shared``.
+    ``semantics``: what the kernel declares about its own answer (e.g. ``{"drops_tokens":
+    True}`` for a capacity-limited MoE kernel); families read it in ``check`` and it goes
+    to the record.
     """
 
-    run: Callable[[], Any]
+    run: Callable[..., Any]
     to_host: Callable[[Any], Any] = staticmethod(lambda out: out)  # type: ignore[assignment]
+    put: Callable[[Any], Any] = staticmethod(lambda batch: batch)  # type: ignore[assignment]
     flops: float | None = None
     bytes_min: float | None = None
     simulated_time_s: float | None = None
     energy_j: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
     overhead_only: bool = False
+    artifact_bytes: int | None = None
+    semantics: dict[str, Any] = field(default_factory=dict)
 
 
 class WorkloadInstance(ABC):
-    """One family with concrete parameters. Subclasses set ``family``, ``params``, ``seed``."""
+    """One family with concrete parameters. Subclasses set ``family``, ``params``, ``seed``.
+
+    ``build_inputs()`` makes what every system of the build group shares (weights, a
+    collection); ``batches(inputs, count, scenario)`` what one call computes: ``count``
+    batches (``batch``) or single queries (``per_query``), the first of them the batch the
+    inputs themselves hold; ``reference(inputs, batch)`` its exact answer; ``work(inputs,
+    batch)`` the FLOPs and bytes of one call; ``check(output, reference, inputs, prepared,
+    batch)`` the verdict. ``reference_key`` names what a reference depends on (default:
+    the build group), so instances that differ in a query knob share their references.
+    """
 
     family: str
     params: dict[str, Any]
@@ -95,16 +121,26 @@ class WorkloadInstance(ABC):
     def build_inputs(self) -> Any:
         """Make the inputs from ``seed`` (called once per instance)."""
 
-    @abstractmethod
-    def reference(self, inputs: Any) -> Any:
-        """The exact (float64) answer the kernels are checked against."""
+    def batches(self, inputs: Any, count: int, scenario: str = "batch") -> list[Any]:
+        """What the harness feeds ``run``; the default is the inputs themselves, once."""
+        return [inputs]
+
+    @property
+    def reference_key(self) -> str | None:
+        """What this instance's references depend on beyond the build (None: nothing)."""
+        return None
 
     @abstractmethod
-    def work(self, inputs: Any) -> Work:
-        """FLOPs, bytes and units of one call on these inputs."""
+    def reference(self, inputs: Any, batch: Any) -> Any:
+        """The exact (float64) answer for ``batch`` the kernels are checked against."""
 
     @abstractmethod
-    def check(self, output: Any, reference: Any, inputs: Any, prepared: Prepared) -> Check:
+    def work(self, inputs: Any, batch: Any) -> Work:
+        """FLOPs, bytes and units of one call on ``batch``."""
+
+    @abstractmethod
+    def check(self, output: Any, reference: Any, inputs: Any, prepared: Prepared,
+              batch: Any = None) -> Check:
         """Compare ``output`` (on the host) with ``reference``."""
 
 

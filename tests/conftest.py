@@ -11,6 +11,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+import tests.retrieval_family  # noqa: F401, E402  (a retrieval-shaped test family)
 import tests.toy_family  # noqa: F401, E402  (registers the toy family for in-process tests)
 
 TOY_SUITE = """

@@ -1,13 +1,15 @@
 """MoE kernels against the float64 reference on seeded inputs, including the edges:
 one token, k = E, one expert taking every token, capacity so low most pairs drop,
-gated and plain experts, shared experts, float16. CuPy kernels skip without a GPU.
+gated and plain experts, shared experts, float16; every kernel on batch 0 and on a fresh
+batch (different tokens and routing) from one prepare. CuPy kernels skip without a GPU.
 """
 
 import numpy as np
 import pytest
 
-from suite.registry import KernelContext, find_kernel, kernel_names, make_device
-from suite.workloads.moe import MoePrepared, build
+from suite.registry import KernelContext, find_kernel, get_family, kernel_names, make_device
+from suite.workload import Prepared
+from suite.workloads.moe import MoeOutput
 from suite.workloads.moe_routing import dropped_pairs
 
 CPU_KERNELS = ["dense", "loop", "grouped", "capacity"]
@@ -25,6 +27,11 @@ CASES = {
 }
 
 
+def build(params, seed=0):
+    """What the harness does with one grid point: typed params, defaults, then ``build``."""
+    return get_family("moe").instantiate(params, seed)
+
+
 def make(case, seed=0, **extra):
     params = {**BASE, **CASES[case], **extra}
     if "model" in params:  # a preset case takes its shape from the preset
@@ -33,12 +40,31 @@ def make(case, seed=0, **extra):
     return build(params, seed)
 
 
-def run(name, inst, inputs, device="cpu", options=None):
+def prepare(name, inst, inputs, device="cpu", options=None):
     spec = find_kernel("moe", name, device)
     assert spec is not None, f"{name} is not registered on {device}"
     ctx = KernelContext(device=make_device(device), options=options or {})
-    prep = spec.prepare(inst, inputs, ctx)
-    return prep, prep.to_host(prep.run())
+    return spec.prepare(inst, inputs, ctx)
+
+
+def call(prep, batch):
+    """One call as the harness makes it: put (untimed), run, to_host."""
+    return prep.to_host(prep.run(prep.put(batch)))
+
+
+def run(name, inst, inputs, device="cpu", options=None):
+    """Prepare ``name`` and run it on batch 0."""
+    prep = prepare(name, inst, inputs, device, options)
+    return prep, call(prep, inputs.batch)
+
+
+def verdict(inst, inputs, prep, out, batch=None):
+    batch = inputs.batch if batch is None else batch
+    return inst.check(out, inst.reference(inputs, batch), inputs, prep, batch=batch)
+
+
+def y_of(out):
+    return out.y if isinstance(out, MoeOutput) else out
 
 
 def test_kernels_are_registered():
@@ -51,24 +77,61 @@ def test_kernels_are_registered():
 def test_kernel_matches_float64(name, case):
     inst = make(case, seed=7)
     inputs = inst.build_inputs()
-    ref = inst.reference(inputs)
-    prep, out = run(name, inst, inputs)
-    check = inst.check(out, ref, inputs, prep)
-    assert check.valid, f"{name} on {inst.label}: {check.reason}"
-    assert check.accuracy["rel_error_vs_semantics"] <= 1e-5
-    if name != "capacity":
-        assert check.accuracy["rel_error"] <= 1e-5
+    prep = prepare(name, inst, inputs)
+    for batch in inst.batches(inputs, 2):  # batch 0, then fresh tokens and routing
+        check = verdict(inst, inputs, prep, call(prep, batch), batch)
+        assert check.valid, f"{name} on {inst.label}: {check.reason}"
+        assert check.accuracy["rel_error_vs_semantics"] <= 1e-5
+        if name != "capacity":
+            assert check.accuracy["rel_error"] <= 1e-5
+
+
+@pytest.mark.parametrize("name", CPU_KERNELS)
+def test_kernels_follow_each_batch_and_a_stale_answer_fails(name):
+    inst = make("shared-experts", seed=8, capacity_factor=0.6)
+    inputs = inst.build_inputs()
+    b0, b1, b2 = inst.batches(inputs, 3)
+    assert not np.array_equal(b0.x, b1.x) and not np.array_equal(b0.expert_idx, b1.expert_idx)
+    prep = prepare(name, inst, inputs)
+    outs = [call(prep, b) for b in (b0, b1, b2, b0)]
+    assert not np.allclose(y_of(outs[0]), y_of(outs[1]))
+    np.testing.assert_allclose(y_of(outs[3]), y_of(outs[0]), rtol=1e-6)  # no state kept
+    fed = (b0, b1, b2, b0)
+    assert all(verdict(inst, inputs, prep, o, b).valid for o, b in zip(outs, fed, strict=True))
+    stale = verdict(inst, inputs, prep, outs[0], b1)  # batch 0's answer given for batch 1
+    assert not stale.valid
 
 
 def test_capacity_reports_the_rule_and_pays_in_accuracy():
     inst = make("most-dropped", seed=1)
     inputs = inst.build_inputs()
-    prep, out = run("capacity", inst, inputs)
-    np.testing.assert_array_equal(prep.dropped, dropped_pairs(inputs.expert_idx, inst.capacity))
-    check = inst.check(out, inst.reference(inputs), inputs, prep)
-    assert check.valid and check.accuracy["dropped_token_rate"] > 0.5
-    assert check.accuracy["rel_error"] > 0.1  # dropped tokens show up as output error
-    assert prep.info["capacity"] == inst.capacity
+    prep = prepare("capacity", inst, inputs)
+    assert prep.semantics == {"drops_tokens": True, "capacity": inst.capacity}
+    for batch in inst.batches(inputs, 2):
+        out = call(prep, batch)
+        np.testing.assert_array_equal(out.dropped, dropped_pairs(batch.expert_idx, inst.capacity))
+        check = verdict(inst, inputs, prep, out, batch)
+        assert check.valid and check.accuracy["dropped_token_rate"] > 0.5
+        assert check.accuracy["rel_error"] > 0.1  # dropped tokens show up as output error
+
+
+def test_exact_kernels_declare_no_semantics():
+    inst = make("swiglu")
+    inputs = inst.build_inputs()
+    for name in ("dense", "loop", "grouped"):
+        assert prepare(name, inst, inputs).semantics == {}
+
+
+def test_a_capacity_kernel_whose_drops_break_the_rule_fails():
+    inst = make("most-dropped", seed=1)
+    inputs = inst.build_inputs()
+    prep = prepare("capacity", inst, inputs)
+    out = call(prep, inputs.batch)
+    flipped = out.dropped.copy()
+    flipped[0, 0] = not flipped[0, 0]
+    check = verdict(inst, inputs, prep, MoeOutput(out.y, flipped))
+    assert not check.valid and "capacity rule" in check.reason
+    assert not verdict(inst, inputs, prep, out.y).valid  # no drop set reported
 
 
 def test_a_wrong_kernel_output_is_invalid():
@@ -77,7 +140,7 @@ def test_a_wrong_kernel_output_is_invalid():
     prep, out = run("grouped", inst, inputs)
     broken = out.copy()
     broken[3] *= 1.01  # one token's output off by 1%
-    assert not inst.check(broken, inst.reference(inputs), inputs, prep).valid
+    assert not verdict(inst, inputs, prep, broken).valid
 
 
 @pytest.mark.parametrize("name", CPU_KERNELS)
@@ -85,8 +148,8 @@ def test_float16(name):
     inst = make("swiglu", seed=3, dtype="float16")
     inputs = inst.build_inputs()
     prep, out = run(name, inst, inputs)
-    assert out.dtype == np.float16
-    assert inst.check(out, inst.reference(inputs), inputs, prep).valid
+    assert y_of(out).dtype == np.float16
+    assert verdict(inst, inputs, prep, out).valid
 
 
 @pytest.mark.parametrize("options", [{"workers": 1, "blas_threads": 0}, {"workers": 3, "chunk_rows": 5}])
@@ -94,16 +157,17 @@ def test_grouped_options_and_repeat_runs(options):
     inst = make("relu-zipf", seed=4, tokens=97)
     inputs = inst.build_inputs()
     prep, first = run("grouped", inst, inputs, options=options)
-    first = first.copy()
-    again = prep.run()
+    again = call(prep, inputs.batch)
     np.testing.assert_array_equal(first, again)
-    assert inst.check(again, inst.reference(inputs), inputs, prep).valid
+    assert verdict(inst, inputs, prep, again).valid
+    other = inst.batches(inputs, 2)[1]
+    assert verdict(inst, inputs, prep, call(prep, other), other).valid
 
 
 def test_dense_and_capacity_declare_what_they_execute():
     inst = make("swiglu")
     inputs = inst.build_inputs()
-    work = inst.work(inputs)
+    work = inst.work(inputs, inputs.batch)
     dense, _ = run("dense", inst, inputs)
     assert dense.flops == work.flops_dense and dense.bytes_min >= work.bytes_min
     grouped, _ = run("grouped", inst, inputs)
@@ -119,9 +183,10 @@ def test_cuda_kernel_matches_float64(name, case):
         pytest.skip(reason)
     inst = make(case, seed=5)
     inputs = inst.build_inputs()
-    prep, out = run(name, inst, inputs, device="cuda")
-    check = inst.check(out, inst.reference(inputs), inputs, prep)
-    assert check.valid, f"cuda/{name} on {inst.label}: {check.reason}"
+    prep = prepare(name, inst, inputs, device="cuda")
+    for batch in inst.batches(inputs, 2):
+        check = verdict(inst, inputs, prep, call(prep, batch), batch)
+        assert check.valid, f"cuda/{name} on {inst.label}: {check.reason}"
 
 
 def test_grouped_chunks_cover_rows_and_keep_small_experts_whole():
@@ -144,7 +209,7 @@ def test_capacity_buffer_larger_than_the_expert_id_type():
     inputs = inst.build_inputs()
     prep, out = run("capacity", inst, inputs)
     assert inst.capacity * inst.experts > 2**15
-    assert inst.check(out, inst.reference(inputs), inputs, prep).valid
+    assert verdict(inst, inputs, prep, out).valid
 
 
 class _HostArray(np.ndarray):
@@ -177,16 +242,17 @@ class _FakeCupy:
 @pytest.mark.parametrize("make", ["make_dense", "make_grouped", "make_capacity"])
 def test_gpu_code_paths_with_numpy_standing_in(make):
     from kernels.moe import plans
+    from kernels.moe.ops import batch_to, output_to
 
     inst = build({**BASE, "capacity_factor": 0.5, "shared_experts": 1}, seed=6)
     inputs = inst.build_inputs()
-    plan = getattr(plans, make)(_FakeCupy(), lambda a: np.asarray(a).view(_HostArray),
-                                inst, inputs)
-    out = np.asarray(plan.run())
-    dropped = None if plan.dropped is None else np.asarray(plan.dropped)
-    check = inst.check(out, inst.reference(inputs), inputs,
-                       MoePrepared(run=plan.run, dropped=dropped))
-    assert check.valid, check.reason
+    on_device = lambda a: np.asarray(a).view(_HostArray)  # noqa: E731
+    plan = getattr(plans, make)(_FakeCupy(), on_device, inst, inputs)
+    prep = Prepared(run=plan.run, semantics=plan.semantics)
+    for batch in inst.batches(inputs, 2):
+        out = output_to(np.asarray, plan.run(batch_to(on_device, batch)))
+        check = verdict(inst, inputs, prep, out, batch)
+        assert check.valid, check.reason
 
 
 @pytest.mark.parametrize("d_model, d_ff, tokens", [(33, 17, 5), (7, 3, 40), (64, 44, 300),
@@ -202,7 +268,7 @@ def test_grouped_fused_path_on_odd_shapes_and_thread_splits(d_model, d_ff, token
     assert cpu_small_gemm.supported(inst)
     inputs = inst.build_inputs()
     prep, out = run("grouped", inst, inputs, options=options)
-    check = inst.check(out, inst.reference(inputs), inputs, prep)
+    check = verdict(inst, inputs, prep, out)
     assert check.valid and check.accuracy["rel_error"] <= 1e-5, check.reason
 
 
@@ -216,4 +282,4 @@ def test_grouped_takes_blas_when_an_experts_weights_outgrow_l2():
     assert not cpu_small_gemm.supported(gelu)
     inputs = wide.build_inputs()
     prep, out = run("grouped", wide, inputs)
-    assert wide.check(out, wide.reference(inputs), inputs, prep).valid
+    assert verdict(wide, inputs, prep, out).valid

@@ -7,9 +7,14 @@ CPU device, runs it once and asks the instance to check the output.
 import numpy as np
 import pytest
 
+from suite.context import KernelContext
 from suite.errors import Unsupported
-from suite.registry import KernelContext, find_kernel, kernel_names, make_device
-from suite.workloads.spmm import DEFAULTS, SpmmInputs, SpmmInstance, build
+from suite.family import REQUIRED
+from suite.registry import find_kernel, get_family, kernel_names, make_device
+from suite.workloads.spmm import PARAMS, SpmmInputs, SpmmInstance
+
+DEFAULTS = {k: p.default for k, p in PARAMS.items() if p.default is not REQUIRED}
+build = get_family("spmm").instantiate  # typed params: validated and defaulted by the harness
 
 CPU_KERNELS = ["dense", "scipy-csr", "scipy-bsr", "csr-numba", "nm-numba", "mkl-csr"]
 PATTERNS = ["2:4", "1:4", "2:8", "unstructured(0.3)", "block(4,0.25)", "dense"]
@@ -45,7 +50,7 @@ def run_kernel(name, instance, inputs, ctx, device="cpu"):
         if name == "mkl-csr":  # MKL present but not loadable here: a skip, with the reason
             pytest.skip(str(exc))
         raise
-    return prep, prep.to_host(prep.run())
+    return prep, prep.to_host(prep.run(prep.put(inputs.x)))
 
 
 def assert_matches_reference(name, instance, inputs, ctx):
@@ -53,14 +58,15 @@ def assert_matches_reference(name, instance, inputs, ctx):
     if result is None:
         return
     prep, out = result
-    check = instance.check(out, instance.reference(inputs), inputs, prep)
+    check = instance.check(out, instance.reference(inputs, inputs.x), inputs, prep)
     assert check.valid, f"{name} on {instance.label}: {check.reason}"
     assert prep.flops is not None and prep.bytes_min > 0
 
 
 def test_every_cpu_kernel_is_registered():
     assert set(CPU_KERNELS) <= set(kernel_names("spmm", "cpu"))
-    assert {"dense", "cusparse-csr", "nm-cupy", "nm-cusparselt"} <= set(kernel_names("spmm", "cuda"))
+    assert {"dense", "cusparse-csr", "nm-cupy"} <= set(kernel_names("spmm", "cuda"))
+    assert {"dense", "nm-cusparselt"} <= set(kernel_names("spmm", "torch-cuda"))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -126,7 +132,7 @@ def test_repeated_runs_give_the_same_answer(ctx):
     instance = build({"shape": [40, 64], "n": 300, "pattern": "2:8"}, seed=4)
     inputs = instance.build_inputs()
     prep, first = run_kernel("nm-numba", instance, inputs, ctx)
-    second = prep.to_host(prep.run())
+    second = prep.to_host(prep.run(prep.put(inputs.x)))
     np.testing.assert_array_equal(first, second)
 
 
@@ -143,17 +149,22 @@ def _gpu_reason():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(_gpu_reason() is not None, reason=str(_gpu_reason()))
-@pytest.mark.parametrize("name", ["dense", "cusparse-csr", "nm-cupy", "nm-cusparselt"])
+@pytest.mark.parametrize("device, name", [("cuda", "dense"), ("cuda", "cusparse-csr"),
+                                          ("cuda", "nm-cupy"), ("torch-cuda", "dense"),
+                                          ("torch-cuda", "nm-cusparselt")])
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
-def test_cuda_kernel_matches_reference(name, dtype):
-    ctx = KernelContext(device=make_device("cuda"))
+def test_cuda_kernel_matches_reference(device, name, dtype):
+    ctx = KernelContext(device=make_device(device))
+    if ctx.device.unavailable_reason():
+        pytest.skip(ctx.device.unavailable_reason())
     instance = build({"shape": [128, 256], "n": 64, "pattern": "2:4", "dtype": dtype}, seed=0)
     inputs = instance.build_inputs()
-    spec = find_kernel("spmm", name, "cuda")
+    spec = find_kernel("spmm", name, device)
     try:
         prep = spec.prepare(instance, inputs, ctx)
     except Unsupported as exc:
         assert spec.unsupported_reason(instance) or "torch" in str(exc), str(exc)
         pytest.skip(str(exc))
-    check = instance.check(prep.to_host(prep.run()), instance.reference(inputs), inputs, prep)
+    output = prep.to_host(prep.run(prep.put(inputs.x)))
+    check = instance.check(output, instance.reference(inputs, inputs.x), inputs, prep)
     assert check.valid, check.reason

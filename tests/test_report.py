@@ -1,57 +1,138 @@
-"""Reports from records alone: leaderboard ranking, speedup cells, CAP table and radar."""
+"""Reports from records alone: ranking (by the rank baseline where there is one), headers that
+state each metric's direction, flagged rows marked, build columns, and old v1 run directories."""
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from suite.config import parse_suite
-from suite.plan import make_plan
+from suite.frames import MetricInfo
 from suite.plots import radar_scores, radar_summary
+from suite.records import RecordWriter, ResultRecord
 from suite.report import leaderboard, load_run, write_reports
-from suite.runner import run_plan
 
-SUITE = """
-name: r
-defaults: {warmup: 0, min_repeats: 3, max_repeats: 3, min_time_s: 0}
-workloads:
-  - family: toy
-    grid: {size: [64, 128]}
-systems:
-  - {device: cpu, kernel: good}
-  - {device: cpu, kernel: wrong}
-  - {device: cpu, kernel: "null"}
-"""
+REPO = Path(__file__).resolve().parents[1]
+FEWER = "fewer_samples: 3 of 5 requested (max_time_s 2 s reached)"
+RECALL = {"accuracy_metric": "recall@10", "accuracy_direction": "higher",
+          "accuracy_range": [0.0, 1.0],
+          "accuracy_metrics": {"recall@10": {"direction": "higher", "low": 0.0, "high": 1.0}}}
+
+
+def a_row(family: str, size: int, system: str, **fields) -> ResultRecord:
+    """One ok row of ``family`` on instance ``size``; ``fields`` override anything."""
+    kernel = system.split("/")[1]
+    base = dict(run_id="r", suite="s", family=family, instance_id=f"{family}/size={size}",
+                instance_label=f"{family} size={size}", params={"size": size}, system=system,
+                device="cpu", kernel=kernel, options={}, is_baseline=kernel == "dense",
+                status="ok", baseline_system="cpu/dense", unit_name="query", units=size,
+                samples_s=[1e-3] * 3, median_s=1e-3, p10_s=1e-3, p90_s=1e-3)
+    return ResultRecord(**{**base, **fields})
+
+
+def search_rows() -> list[ResultRecord]:
+    """A retrieval-like family: recall@10, higher is better; one flagged row, one failed."""
+    rows = []
+    for size in (10, 20):
+        perf = dict(throughput_units_per_s=1e3 * size, s_mfu=0.1, s_mbu=0.2, **RECALL)
+        rows += [
+            a_row("search", size, "cpu/dense", speedup=1.0, accuracy={"recall@10": 1.0},
+                  cost_usd_per_million_units=4.0, **perf),
+            a_row("search", size, "cpu/approx", speedup=4.0, accuracy={"recall@10": 0.9},
+                  cost_usd_per_million_units=1.0, build_s=0.5, artifact_bytes=2048,
+                  artifact_shared=size == 20, flags=[FEWER] if size == 10 else [], **perf),
+            a_row("search", size, "cpu/broken", status="failed", reason="wrong result",
+                  **RECALL),
+            a_row("search", size, "cpu/null", extra={"overhead_only": True}, median_s=2e-6,
+                  **RECALL),
+        ]
+    return rows
+
+
+def moe_rows() -> list[ResultRecord]:
+    """An MoE-like family whose rows carry a second ratio, vs the per-expert loop."""
+    scope = {"timed_scope": "expert FFNs + combine; router excluded",
+             "rank_baseline_system": "cpu/loop", "accuracy_metric": "rel_error",
+             "accuracy_direction": "lower", "accuracy_range": [0.0, None],
+             "throughput_units_per_s": 1e4}
+    return [a_row("moe", 8, system, speedup=dense, speedup_vs_rank_baseline=loop,
+                  accuracy={"rel_error": 1e-7}, **scope)
+            for system, dense, loop in (("cpu/dense", 1.0, 0.2), ("cpu/loop", 5.0, 1.0),
+                                        ("cpu/grouped", 10.0, 2.0))]
+
+
+def write_run(out: Path, records: list[ResultRecord]) -> Path:
+    writer = RecordWriter(out / "records.jsonl")
+    for record in records:
+        writer.append(record)
+    return out
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    cfg = parse_suite(SUITE, "r.yaml")
-    run_plan(make_plan(cfg), cfg, out)
+    out = write_run(tmp_path_factory.mktemp("run"), search_rows() + moe_rows())
     write_reports(out)
     return out
 
 
 def test_reports_and_plots_are_written(run_dir):
-    for name in ("results.csv", "leaderboard.md", "speedup.md", "cap.md", "toy_cap_radar.png"):
+    for name in ("results.csv", "leaderboard.md", "speedup.md", "cap.md", "search_cap_radar.png"):
         assert (run_dir / name).stat().st_size > 0, name
-    assert (run_dir / "toy_cap_radar.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (run_dir / "search_cap_radar.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_leaderboard_ranks_working_systems_and_leaves_out_the_null_system(run_dir):
     board = leaderboard(load_run(run_dir))
-    assert list(board.system) [:2] == ["cpu/good", "cpu/dense"] or \
-        list(board.system)[:2] == ["cpu/dense", "cpu/good"]
-    assert "cpu/null" not in set(board.system)
-    wrong = board[board.system == "cpu/wrong"].iloc[0]
-    assert wrong.failed == 2 and pd.isna(wrong.geomean_speedup) and wrong["rank"] == 3
-    assert "Harness overhead (null system, not ranked)" in (run_dir / "leaderboard.md").read_text()
+    search = board[board.family == "search"]
+    assert list(search.system) == ["cpu/approx", "cpu/dense", "cpu/broken"]
+    broken = search[search.system == "cpu/broken"].iloc[0]
+    assert broken.failed == 2 and pd.isna(broken.geomean_speedup) and broken["rank"] == 3
+    text = (run_dir / "leaderboard.md").read_text()
+    assert "## search: ranked by speedup over dense (same device)" in text
+    assert "Harness overhead (null system, not ranked)" in text
 
 
-def test_speedup_table_marks_failed_rows(run_dir):
-    text = (run_dir / "speedup.md").read_text()
-    assert "| toy size=64" in text and "fail" in text and "1.00x" in text
+def test_moe_is_ranked_by_its_rank_baseline_and_says_so(run_dir):
+    board = leaderboard(load_run(run_dir))
+    moe = board[board.family == "moe"].set_index("system")
+    assert list(moe.index) == ["cpu/grouped", "cpu/loop", "cpu/dense"]
+    assert moe.loc["cpu/grouped", "geomean_speedup"] == pytest.approx(2.0)
+    assert moe.loc["cpu/grouped", "geomean_vs_dense"] == pytest.approx(10.0)
+    assert set(moe.baseline) == {"cpu/loop"}
+    text = (run_dir / "leaderboard.md").read_text()
+    assert "## moe: ranked by speedup over the rank baseline (cpu/loop), not over dense" in text
+
+
+def test_accuracy_headers_state_the_recorded_direction(run_dir):
+    board = (run_dir / "leaderboard.md").read_text()
+    cap = (run_dir / "cap.md").read_text()
+    assert "median recall@10 (higher is better, 0-1)" in board
+    assert "accuracy: recall@10 (higher is better, 0-1)" in cap
+    assert "accuracy: rel_error (lower is better)" in cap
+    search_part = cap.split("## search")[1]
+    assert "lower is better" not in search_part
+
+
+def test_flagged_rows_are_marked_and_their_flags_listed(run_dir):
+    cap = (run_dir / "cap.md").read_text()
+    assert "| cpu/approx !" in cap and f"- `cpu/approx !` on 1 instance(s): {FEWER}" in cap
+    assert "4.00x!" in (run_dir / "speedup.md").read_text()
+    board = leaderboard(load_run(run_dir)).set_index("system")
+    assert board.loc["cpu/approx", "flagged"] == 1
+    csv = pd.read_csv(run_dir / "results.csv")
+    assert FEWER in set(csv["flags"].dropna())
+
+
+def test_cap_shows_the_timed_scope_both_ratios_and_build_columns(run_dir):
+    cap = (run_dir / "cap.md").read_text()
+    moe, search = cap.split("## moe")[1].split("## search")
+    assert "Timed call: expert FFNs + combine; router excluded." in moe
+    assert "speedup vs dense" in moe and "speedup vs cpu/loop" in moe
+    assert "build s" not in moe and "artifact bytes" not in moe
+    assert "build s" in search and "2.05e+03 (shared)" in search
+    assert "Timed call: not recorded." in search
 
 
 def test_radar_scores_put_the_best_system_at_one_on_each_axis():
@@ -59,6 +140,34 @@ def test_radar_scores_put_the_best_system_at_one_on_each_axis():
         "system": ["a", "b"], "status": ["ok", "ok"],
         "throughput_units_per_s": [100.0, 50.0], "cost_usd_per_million_units": [2.0, 1.0],
         "accuracy_value": [0.0, 0.25], "s_mfu": [0.1, 0.2], "s_mbu": [0.4, 0.1]})
-    scores = radar_scores(radar_summary(frame))
+    scores = radar_scores(radar_summary(frame), MetricInfo("rel_error", "lower", 0.0, None))
     assert scores.loc["a"].tolist() == pytest.approx([1.0, 0.5, 1.0, 0.5, 1.0])
     assert scores.loc["b"].tolist() == pytest.approx([0.5, 1.0, 0.75, 1.0, 0.25])
+
+
+@pytest.mark.parametrize("metric, expected", [
+    (MetricInfo("recall@10", "higher", 0.0, 1.0), [0.9, 0.5]),   # higher value wins
+    (MetricInfo("rel_error", "lower", 0.0, 1.0), [0.1, 0.5]),    # lower value wins
+    (MetricInfo("ndcg", "higher"), [1.0, 0.5 / 0.9]),              # unbounded: vs the best
+    (MetricInfo("mystery"), [0.0, 0.0]),                           # no direction: not scored
+])
+def test_radar_accuracy_follows_the_recorded_direction(metric, expected):
+    frame = pd.DataFrame({
+        "system": ["a", "b"], "status": ["ok", "ok"], "throughput_units_per_s": [1.0, 1.0],
+        "cost_usd_per_million_units": [1.0, 1.0], "accuracy_value": [0.9, 0.5],
+        "s_mfu": [0.1, 0.1], "s_mbu": [0.1, 0.1]})
+    scores = radar_scores(radar_summary(frame), metric)
+    assert scores.accuracy.tolist() == pytest.approx(expected)
+
+
+def test_reports_rebuild_from_a_v1_run_directory(tmp_path):
+    """``run-suite report`` on a copy of a committed run that SparseCAP wrote with schema 1."""
+    source = REPO / "results" / "quick-cpu-2026-11-25"
+    for name in ("records.jsonl", "env.json"):
+        shutil.copy(source / name, tmp_path / name)
+    written = {p.name for p in write_reports(tmp_path)}
+    assert {"results.csv", "leaderboard.md", "cap.md", "spmm_cap_radar.png"} <= written
+    frame = load_run(tmp_path)
+    assert frame.gflop_per_s_useful.notna().any() and frame.bytes_format.notna().any()
+    cap = (tmp_path / "cap.md").read_text()
+    assert "accuracy: rel_error (lower is better)" in cap and "higher is better" not in cap

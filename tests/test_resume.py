@@ -42,6 +42,24 @@ def test_resume_skips_finished_rows_and_keeps_them(tmp_path):
     assert {r.run_id for r in records[:5]} != {r.run_id for r in records[5:]}
 
 
+def test_each_segment_keeps_its_environment_and_peaks_and_its_baseline(tmp_path):
+    import json
+    cfg = parse_suite(TOY_SUITE, "toy.yaml")
+    run_plan(make_plan(cfg), cfg, tmp_path)
+    path = tmp_path / RECORDS_FILE
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:7]))  # the second instance's rows are lost
+    run_plan(make_plan(cfg), cfg, tmp_path, resume=True)
+    env = json.loads((tmp_path / "env.json").read_text())
+    assert [s["segment"] for s in env["segments"]] == [0, 1]
+    assert all(s["peaks"].get("cpu") for s in env["segments"])
+    assert "environment" in env["segments"][1]
+    resumed = [r for r in read_records(path) if r.segment == 1]
+    assert resumed and all(r.baseline_segment in (None, 1) for r in resumed)
+    good = next(r for r in resumed if r.kernel == "good")
+    assert good.baseline_samples_s and good.baseline_segment == 1
+
+
 def test_killed_process_resumes_to_a_complete_run(tmp_path, write_suite):
     suite = write_suite(SLOW_SUITE)
     out = tmp_path / "run"

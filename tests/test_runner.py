@@ -62,7 +62,7 @@ def test_unsupported_and_missing_libraries_are_skipped_rows(toy_run):
 def test_derived_metrics_follow_from_work_and_time(toy_run):
     rows, *_ = toy_run
     r = rows[("toy size=8", "good")]
-    assert r.gflops_useful == pytest.approx(r.flops_useful / r.median_s / 1e9)
+    assert r.gflop_per_s_useful == pytest.approx(r.flops_useful / r.median_s / 1e9)
     assert r.throughput_units_per_s == pytest.approx(8 / r.median_s)
     assert 0 < r.roofline_fraction and r.s_mbu > 0
     assert r.cost_usd_per_million_units == pytest.approx(
@@ -72,7 +72,7 @@ def test_derived_metrics_follow_from_work_and_time(toy_run):
 def test_records_carry_provenance(toy_run):
     rows, *_ = toy_run
     r = rows[("toy size=5", "good")]
-    assert r.schema_version == 1 and r.env_id and r.config_hash and r.run_id
+    assert r.schema_version == 2 and r.env_id and r.config_hash and r.run_id
     assert r.params == {"size": 5}
 
 
@@ -104,3 +104,41 @@ def test_an_instance_whose_inputs_cannot_be_built_fails_its_rows_and_the_run_goe
                                 "the inputs (at toy_family.py:" + broken[0].reason.rsplit(":", 1)[1])
     # the toy rows ran as usual: dense and good on both sizes, odd-only on size 5
     assert sum(r.family == "toy" and r.status == "ok" for r in records) == 5
+
+
+def test_a_stop_request_ends_the_run_after_the_current_job(tmp_path):
+    from suite import runner
+    cfg = parse_suite(TOY_SUITE, "toy.yaml")
+    seen = []
+
+    def progress(n=1):
+        seen.append(n)
+        if sum(seen) >= 1:
+            runner.request_stop("SIGTERM")
+
+    summary = run_plan(make_plan(cfg), cfg, tmp_path, progress=progress)
+    assert summary.stopped == "SIGTERM"
+    assert 0 < len(read_records(tmp_path / RECORDS_FILE)) < 12
+    resumed = run_plan(make_plan(cfg), cfg, tmp_path, resume=True)
+    assert resumed.stopped is None
+    assert len(read_records(tmp_path / RECORDS_FILE)) == 12
+
+
+def test_shared_artifacts_are_freed_after_their_build_groups_last_job():
+    from suite.config import MeasureSettings
+    from suite.derive import RunContext
+    from suite.execute import Job, JobExecutor, SystemRef
+    cfg = parse_suite(TOY_SUITE.replace("kernel: good}", "kernel: indexed}"), "toy.yaml")
+    plan = make_plan(cfg, system_patterns=["cpu/indexed"])
+    executor = JobExecutor(RunContext("r", "toy", "e", "c", "g", {}))
+    for group in plan.build_groups():
+        refs = {i.instance_id: [SystemRef.of(s) for s in plan.systems_for(i, plan.devices["cpu"])]
+                for i in group}
+        write = {(iid, r.system_id) for iid, rs in refs.items() for r in rs}
+        records = [m[1] for m in executor.execute(
+            Job(group, MeasureSettings(min_repeats=2, min_time_s=0.0), {"cpu": refs}, write))
+            if m[0] == "record"]
+        assert {r.kernel for r in records} == {"dense", "indexed"}
+        indexed = next(r for r in records if r.kernel == "indexed")
+        assert indexed.artifact_bytes == 32 and indexed.build_s is not None  # it was cached
+        assert len(executor.cache) == 0  # ... and the index died with its group

@@ -1,23 +1,21 @@
 """Time the CPU MoE kernels side by side: ``python -m kernels.moe.bench [--repeats 9]``.
 
-Kernels of one instance are timed interleaved (round-robin, one sample each per round) so
-machine noise hits them alike; the table shows medians and same-run ratios. Each result is
-checked against the float64 reference before its time is shown. The extra row
-``loop[blas=1]`` is a diagnostic, not a kernel: the per-expert loop with BLAS pinned to one
-thread, which separates the grouped kernel's scheduling win (single-threaded GEMMs spread
-over threads) from its algorithmic one (one sort, cache-sized chunks, fused combine).
+A thin wrapper over the harness's measurement (``suite.bench``): each kernel of one
+instance is validated on every input batch, then all are timed round-robin, one sample
+each per round, so machine noise hits them alike; the table shows medians and same-run
+ratios. The extra row ``loop[blas=1]`` is a diagnostic: the per-expert loop with BLAS
+pinned to one thread (the loop kernel's ``blas_threads`` option), which separates the
+grouped kernel's scheduling win (single-threaded GEMMs spread over threads) from its
+algorithmic one (one sort, cache-sized chunks, fused combine).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import time
+from dataclasses import replace
 
-import numpy as np
-
-from suite.registry import KernelContext, find_kernel, make_device
-from suite.workloads import moe
+from suite.bench import BENCH_SETTINGS, measure_kernels
 
 KERNELS = ("dense", "loop", "grouped", "capacity")
 PINNED = "loop[blas=1]"
@@ -32,51 +30,25 @@ CASES = [  # 64 experts top-6 (DeepSeek-MoE shapes / 8), uniform and Zipf-skewed
 ]
 
 
-def time_interleaved(prepared: dict, repeats: int, min_sample_s: float = 0.02) -> dict:
-    """Median seconds per call of each kernel, sampled round-robin."""
-    number = {}
-    for name, prep in prepared.items():
-        start = time.perf_counter()
-        prep.run()
-        number[name] = max(1, int(min_sample_s / max(time.perf_counter() - start, 1e-9)))
-    samples: dict[str, list[float]] = {name: [] for name in prepared}
-    for _ in range(repeats):
-        for name, prep in prepared.items():
-            start = time.perf_counter()
-            for _ in range(number[name]):
-                prep.run()
-            samples[name].append((time.perf_counter() - start) / number[name])
-    return {name: float(np.median(s)) for name, s in samples.items()}
-
-
 def bench_case(params: dict, repeats: int, seed: int = 0) -> list[dict]:
-    inst = moe.build(params, seed)
-    inputs = inst.build_inputs()
-    ref = inst.reference(inputs)
-    ctx = KernelContext(device=make_device("cpu"))
-    prepared = {k: find_kernel("moe", k, "cpu").prepare(inst, inputs, ctx) for k in KERNELS}
-    prepared[PINNED] = _SingleThreadBlas(prepared["loop"])
-    checks = {k: inst.check(p.to_host(p.run()), ref, inputs, p) for k, p in prepared.items()}
-    medians = time_interleaved(prepared, repeats)
-    return [{"instance": inst.label, "kernel": k, "median_ms": medians[k] * 1e3,
-             "tokens_per_s": inst.tokens / medians[k],
-             "vs_dense": medians["dense"] / medians[k], "vs_loop": medians["loop"] / medians[k],
-             "valid": checks[k].valid, **checks[k].accuracy} for k in prepared]
-
-
-class _SingleThreadBlas:
-    """A prepared kernel run with BLAS limited to one thread (diagnostic row)."""
-
-    def __init__(self, prepared):
-        from threadpoolctl import ThreadpoolController
-
-        self.prepared = prepared
-        self.blas = ThreadpoolController().select(user_api="blas")
-        self.to_host, self.dropped = prepared.to_host, None
-
-    def run(self):
-        with self.blas.limit(limits=1):
-            return self.prepared.run()
+    kernels = {k: (k, {}) for k in KERNELS}
+    kernels[PINNED] = ("loop", {"blas_threads": 1})
+    settings = replace(BENCH_SETTINGS, min_repeats=repeats, max_repeats=max(repeats, 30))
+    bench = measure_kernels("moe", params, kernels, settings, seed=seed)
+    dense_s, loop_s = bench.median_s("dense"), bench.median_s("loop")
+    rows = []
+    for label, outcome in bench.outcomes.items():
+        t = bench.median_s(label)
+        accuracy = outcome.check.accuracy if outcome.check else {}
+        rows.append({"instance": bench.instance.label, "kernel": label,
+                     "status": outcome.status, "reason": outcome.reason,
+                     "median_ms": t * 1e3 if t else float("nan"),
+                     "tokens_per_s": bench.instance.tokens / t if t else float("nan"),
+                     "vs_dense": dense_s / t if t and dense_s else float("nan"),
+                     "vs_loop": loop_s / t if t and loop_s else float("nan"),
+                     "valid": bool(outcome.check and outcome.check.valid
+                                   and outcome.status == "ok"), **accuracy})
+    return rows
 
 
 def print_table(rows: list[dict], load: str = "?") -> None:
@@ -85,10 +57,14 @@ def print_table(rows: list[dict], load: str = "?") -> None:
     print(f"load average (1, 5, 15 min) before the run: {load}; after: {_load()}")
     print(head)
     for r in rows:
+        if r["status"] != "ok":
+            print(f"{r['instance']:48} {r['kernel']:12} {r['status']}: {r['reason']}")
+            continue
         print(f"{r['instance']:48} {r['kernel']:12} {r['median_ms']:10.3f} "
               f"{r['tokens_per_s']:10.0f} {r['vs_dense']:8.2f} {r['vs_loop']:8.2f} "
-              f"{r['rel_error_vs_semantics']:11.1e} {r['rel_error']:8.1e} "
-              f"{r['dropped_token_rate']:7.3f} {str(r['valid']):>5}")
+              f"{r.get('rel_error_vs_semantics', float('nan')):11.1e} "
+              f"{r.get('rel_error', float('nan')):8.1e} "
+              f"{r.get('dropped_token_rate', float('nan')):7.3f} {str(r['valid']):>5}")
 
 
 def _load() -> str:

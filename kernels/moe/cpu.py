@@ -5,7 +5,8 @@ expert, a boolean mask over all (token, slot) pairs, a gather, the FFN and a fan
 add into the output. ``grouped`` is ``kernels.moe.cpu_grouped`` (options ``chunk_rows``, ``workers``,
 ``blas_threads``: 0 keeps the BLAS library's own threading; without ``workers`` it picks
 expert-parallel threads for prefill-sized batches, see ``_auto_parallelism``);
-``dense`` and ``capacity`` are ``kernels.moe.plans`` run with ``xp = numpy``.
+``dense`` and ``capacity`` are ``kernels.moe.plans`` run with ``xp = numpy``. Every
+``run(batch)`` takes a ``MoeBatch`` (host arrays: ``put`` is the identity on the CPU).
 """
 
 from __future__ import annotations
@@ -15,36 +16,32 @@ import os
 import numpy as np
 
 from kernels.moe import plans
-from kernels.moe.cpu_grouped import make_grouped_cpu
-from kernels.moe.ops import activate, full_routing
+from kernels.moe.ops import activate, output_to
 from suite.registry import register_kernel
-from suite.workloads.moe import MoePrepared
-from suite.workloads.moe_routing import load_imbalance
+from suite.workload import Prepared
 
 
-def _prepared(plan: plans.Plan, inst, inputs) -> MoePrepared:
-    info = {"load_imbalance": load_imbalance(inputs.expert_idx, inst.experts)}
-    if plan.dropped is not None:
-        info.update(capacity=inst.capacity)
-    return MoePrepared(run=plan.run, flops=plan.flops, bytes_min=plan.bytes_min,
-                       dropped=plan.dropped, info=info)
+def _prepared(plan: plans.Plan) -> Prepared:
+    """The harness's view of a plan; ``to_host`` copies, as the kernels reuse buffers."""
+    return Prepared(run=plan.run, to_host=lambda out: output_to(np.array, out),
+                    flops=plan.flops, bytes_min=plan.bytes_min, semantics=dict(plan.semantics))
 
 
 @register_kernel("moe", "dense", device="cpu",
                  description="every expert on every token, dense combine (baseline)")
 def dense(instance, inputs, ctx):
-    return _prepared(plans.make_dense(np, np.asarray, instance, inputs), instance, inputs)
+    return _prepared(plans.make_dense(np, np.asarray, instance, inputs))
 
 
-@register_kernel("moe", "grouped", device="cpu",
+@register_kernel("moe", "grouped", device="cpu", needs=("numba",),
                  description="sort by expert once, contiguous per-expert GEMMs (dropless)")
 def grouped(instance, inputs, ctx):
+    from kernels.moe.cpu_grouped import make_grouped_cpu  # numba: imported when used
     opts = {k: int(v) for k, v in ctx.options.items()
             if k in ("chunk_rows", "workers", "blas_threads")}
     if "workers" not in opts:
-        opts.update(_auto_parallelism(inputs.expert_idx.size))
-    plan = make_grouped_cpu(instance, inputs, **opts)
-    return _prepared(plan, instance, inputs)
+        opts.update(_auto_parallelism(instance.tokens * instance.top_k))  # routed pairs
+    return _prepared(make_grouped_cpu(instance, inputs, **opts))
 
 
 # Measured on 2 cores (docs/moe.md): with thousands of (token, expert) rows, one
@@ -64,26 +61,47 @@ def _auto_parallelism(pairs: int) -> dict[str, int]:
 @register_kernel("moe", "capacity", device="cpu",
                  description="GShard capacity-padded batched GEMM, drops overflow tokens")
 def capacity(instance, inputs, ctx):
-    return _prepared(plans.make_capacity(np, np.asarray, instance, inputs), instance, inputs)
+    return _prepared(plans.make_capacity(np, np.asarray, instance, inputs))
 
 
 @register_kernel("moe", "loop", device="cpu",
                  description="per-expert loop: boolean mask, gather, FFN, index add")
 def loop(instance, inputs, ctx):
-    idx, weight = full_routing(inputs)
-    x, w_in, w_down = inputs.x, inputs.w_in, inputs.w_down
-    ff, act = instance.d_ff, instance.activation
+    w_in, w_down = inputs.w_in, inputs.w_down
+    ff, act, routed = instance.d_ff, instance.activation, instance.experts
+    shared = range(routed, routed + instance.shared_experts)
 
-    def run():
+    def run(batch):
+        x, idx, weight = batch.x, batch.expert_idx, batch.expert_weight
         y = np.zeros_like(x)
-        for e in range(w_in.shape[0]):
+        for e in range(routed):
             tok, slot = np.nonzero(idx == e)
             if tok.size == 0:
                 continue
             h = x[tok] @ w_in[e]
             a = activate(np, h, act, np.empty((tok.size, ff), x.dtype))
             y[tok] += (a @ w_down[e]) * weight[tok, slot, None]
+        for e in shared:  # always-on experts: a dense FFN over every token
+            a = activate(np, x @ w_in[e], act, np.empty((x.shape[0], ff), x.dtype))
+            y += a @ w_down[e]
         return y
 
-    flops = 2.0 * instance.d_model * ff * (3 if instance.gated else 2) * idx.size
-    return _prepared(plans.Plan(run, flops), instance, inputs)
+    pairs = instance.tokens * (instance.top_k + instance.shared_experts)
+    flops = 2.0 * instance.d_model * ff * (3 if instance.gated else 2) * pairs
+    blas_threads = ctx.options.get("blas_threads")
+    return Prepared(run=_blas_limited(run, int(blas_threads)) if blas_threads else run,
+                    flops=flops, info={"blas_threads": blas_threads} if blas_threads else {})
+
+
+def _blas_limited(run, threads: int):
+    """``run`` with BLAS held to ``threads`` (the option ``blas_threads``): a diagnostic that
+    separates a kernel's scheduling from its algorithm (docs/moe.md)."""
+    from threadpoolctl import ThreadpoolController
+
+    blas = ThreadpoolController().select(user_api="blas")
+
+    def limited(batch):
+        with blas.limit(limits=threads):
+            return run(batch)
+
+    return limited

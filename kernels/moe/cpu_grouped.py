@@ -28,7 +28,7 @@ import numpy as np
 
 from kernels.moe import cpu_small_gemm as small_gemm
 from kernels.moe.cpu_combine import combine
-from kernels.moe.ops import activate, full_routing, id_dtype
+from kernels.moe.ops import RoutingFeed, activate, id_dtype
 from kernels.moe.plans import Plan
 
 # Rows per chunk: h (chunk x h_in) about 2 MiB, at least 256 rows. Smaller chunks keep h
@@ -42,55 +42,75 @@ def make_grouped_cpu(inst, inputs, chunk_rows: int = 0, workers: int = 1,
     """``workers`` > 1 runs expert-parallel: that many threads over the sorted rows, best
     with ``blas_threads=1`` (single-threaded GEMMs); the default, one thread with the BLAS
     library's own threading, measured fastest on a 2-core machine that others share."""
-    from threadpoolctl import ThreadpoolController  # scans the loaded libraries: not timed
+    grouped = _GroupedCpu(inst, inputs, chunk_rows, workers, blas_threads)
+    pairs = inst.tokens * grouped.k
+    return Plan(grouped.run, 2.0 * inst.d_model * inst.d_ff * (3 if inst.gated else 2) * pairs)
 
-    chunk_given = bool(chunk_rows)
-    blas = ThreadpoolController().select(user_api="blas")
-    limit = blas.limit if blas_threads else _no_limit
-    chunk_rows = chunk_rows or max(MIN_CHUNK_ROWS, CHUNK_BYTES // (inst.h_in * inst.dtype.itemsize))
-    idx, weight = full_routing(inputs)
-    t, k = idx.shape
-    n, pairs, d, dt = inputs.w_in.shape[0], idx.size, inst.d_model, inst.dtype
-    flat, w_flat = idx.ravel().astype(id_dtype(n)), weight.ravel()
-    scratch = [_Scratch(inst, min(chunk_rows, pairs)) for _ in range(workers)]
-    ys, spare = np.zeros((pairs, d), dt), np.empty((pairs, d), dt)  # finite for the warm-up
-    inv, rows, y = np.empty(pairs, np.intp), np.arange(pairs), np.empty((t, d), dt)
-    combine(ys, rows, w_flat, k, y, spare)  # compile the combine now, not in a timed call
-    row_cuts = np.linspace(0, pairs, workers + 1).astype(int).tolist()
-    token_cuts = np.linspace(0, t, workers + 1).astype(int).tolist()
-    pool = _pool(workers) if workers > 1 else None
-    fused = not chunk_given and small_gemm.supported(inst)
-    if fused:  # compile now, not in a timed call
-        small_gemm.expert_ffn(inputs.x, np.zeros(1, np.intp), inputs.w_in, inputs.w_down,
-                              np.array([[0, 0, 1]], np.int64), ys, scratch[0].xs,
-                              scratch[0].h, scratch[0].a)
 
-    def expert_part(lo, hi, s, tokens, ends):
-        if fused:  # whole FFN per block of MR rows, in numba (cpu_small_gemm)
-            small_gemm.expert_ffn(inputs.x, tokens, inputs.w_in, inputs.w_down,
-                                  _segments(ends, lo, hi), ys, s.xs, s.h, s.a)
+class _GroupedCpu:
+    """Buffers, thread split and compiled code made once; ``run(batch)`` sorts the batch's
+    pairs by expert, runs the expert FFNs on contiguous rows and combines."""
+
+    def __init__(self, inst, inputs, chunk_rows: int, workers: int, blas_threads: int):
+        from threadpoolctl import ThreadpoolController  # scans the loaded libraries: not timed
+
+        self.fused = not chunk_rows and small_gemm.supported(inst)
+        blas = ThreadpoolController().select(user_api="blas")
+        self.limit, self.blas_threads = (blas.limit if blas_threads else _no_limit), blas_threads
+        chunk_rows = chunk_rows or max(MIN_CHUNK_ROWS,
+                                       CHUNK_BYTES // (inst.h_in * inst.dtype.itemsize))
+        self.w_in, self.w_down, self.activation = inputs.w_in, inputs.w_down, inst.activation
+        self.n, self.k, t, d, dt = (inputs.w_in.shape[0], inst.top_k + inst.shared_experts,
+                                    inst.tokens, inst.d_model, inst.dtype)
+        pairs = t * self.k
+        self.feed = RoutingFeed(np, inst, id_dtype(self.n))
+        self.scratch = [_Scratch(inst, min(chunk_rows, pairs)) for _ in range(workers)]
+        self.ys, self.spare = np.zeros((pairs, d), dt), np.empty((pairs, d), dt)  # finite
+        self.inv, self.rows, self.y = np.empty(pairs, np.intp), np.arange(pairs), np.empty((t, d), dt)
+        self.row_cuts = np.linspace(0, pairs, workers + 1).astype(int).tolist()
+        self.token_cuts = np.linspace(0, t, workers + 1).astype(int).tolist()
+        self.workers, self.pool = workers, (_pool(workers) if workers > 1 else None)
+        self._compile(inputs.batch.x)
+
+    def _compile(self, x) -> None:
+        """Compile the combine (and the fused FFN) now, not in a timed call."""
+        ones = np.ones(self.rows.size, self.y.dtype)
+        combine(self.ys, self.rows, ones, self.k, self.y, self.spare)
+        if self.fused:
+            s = self.scratch[0]
+            small_gemm.expert_ffn(x, np.zeros(1, np.intp), self.w_in, self.w_down,
+                                  np.array([[0, 0, 1]], np.int64), self.ys, s.xs, s.h, s.a)
+
+    def run(self, batch):
+        """y (T x d) of ``batch``: the timed call."""
+        flat, w_flat = self.feed.flat(batch)
+        order = np.argsort(flat, kind="stable")
+        ends = np.cumsum(np.bincount(flat, minlength=self.n)).tolist()
+        tokens = order // self.k
+        cuts = _balanced_cuts(ends, self.workers) if self.fused else self.row_cuts
+        with self.limit(limits=self.blas_threads):
+            _run_all(self.pool, [(self._experts, lo, hi, s, batch.x, tokens, ends)
+                                 for lo, hi, s in zip(cuts, cuts[1:], self.scratch, strict=False)])
+            self.inv[order] = self.rows
+            _run_all(self.pool, [(self._combine, t0, t1, w_flat) for t0, t1 in
+                                 zip(self.token_cuts, self.token_cuts[1:], strict=False)])
+        return self.y
+
+    def _experts(self, lo, hi, s, x, tokens, ends) -> None:
+        """FFNs of sorted rows lo..hi, on one worker's scratch ``s``."""
+        if self.fused:  # whole FFN per block of MR rows, in numba (cpu_small_gemm)
+            small_gemm.expert_ffn(x, tokens, self.w_in, self.w_down,
+                                  _segments(ends, lo, hi), self.ys, s.xs, s.h, s.a)
             return
         for c0, c1, segments in _chunks(ends, lo, hi, s.rows):
-            s.ffn(inputs, inst.activation, tokens[c0:c1], c0, segments, ys[c0:c1])
+            s.ffn(x, self.w_in, self.w_down, self.activation, tokens[c0:c1], c0, segments,
+                  self.ys[c0:c1])
 
-    def combine_part(t0, t1):
-        combine(ys, inv[t0 * k:t1 * k], w_flat[t0 * k:t1 * k], k, y[t0:t1],
-                spare[t0 * k:t1 * k])
-
-    def run():
-        order = np.argsort(flat, kind="stable")
-        ends = np.cumsum(np.bincount(flat, minlength=n)).tolist()
-        tokens = order // k
-        cuts = _balanced_cuts(ends, workers) if fused else row_cuts
-        with limit(limits=blas_threads):
-            _run_all(pool, [(expert_part, lo, hi, s, tokens, ends)
-                            for lo, hi, s in zip(cuts, cuts[1:], scratch, strict=False)])
-            inv[order] = rows
-            _run_all(pool, [(combine_part, t0, t1)
-                            for t0, t1 in zip(token_cuts, token_cuts[1:], strict=False)])
-        return y
-
-    return Plan(run, 2.0 * d * inst.d_ff * (3 if inst.gated else 2) * pairs)
+    def _combine(self, t0, t1, w_flat) -> None:
+        """y of tokens t0..t1: each token's k expert rows, weighted and summed."""
+        k = self.k
+        combine(self.ys, self.inv[t0 * k:t1 * k], w_flat[t0 * k:t1 * k], k, self.y[t0:t1],
+                self.spare[t0 * k:t1 * k])
 
 
 @contextlib.contextmanager
@@ -108,15 +128,15 @@ class _Scratch:
         self.h = np.empty((alloc, inst.h_in), inst.dtype)
         self.a = np.empty((alloc, inst.d_ff), inst.dtype)
 
-    def ffn(self, inputs, activation, tokens, c0, segments, out) -> None:
+    def ffn(self, x, w_in, w_down, activation, tokens, c0, segments, out) -> None:
         """FFN of sorted rows c0..c0+len(tokens): each segment with its expert's weights."""
         m = tokens.size
-        np.take(inputs.x, tokens, axis=0, out=self.xs[:m])
+        np.take(x, tokens, axis=0, out=self.xs[:m])
         for e, a0, a1 in segments:
-            np.matmul(self.xs[a0 - c0:a1 - c0], inputs.w_in[e], out=self.h[a0 - c0:a1 - c0])
+            np.matmul(self.xs[a0 - c0:a1 - c0], w_in[e], out=self.h[a0 - c0:a1 - c0])
         activate(np, self.h[:m], activation, self.a[:m])
         for e, a0, a1 in segments:
-            np.matmul(self.a[a0 - c0:a1 - c0], inputs.w_down[e], out=out[a0 - c0:a1 - c0])
+            np.matmul(self.a[a0 - c0:a1 - c0], w_down[e], out=out[a0 - c0:a1 - c0])
 
 
 # Cost of touching an expert (loading its weights) in rows' worth of compute, for the split

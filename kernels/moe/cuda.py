@@ -1,32 +1,24 @@
 """CUDA MoE kernels through CuPy: dense, grouped, capacity (``kernels.moe.plans`` with
 ``xp = cupy``). CuPy is imported inside each kernel, so a machine without it skips rows.
+``put`` uploads each host ``MoeBatch`` once, before timing; ``to_host`` brings y (and a
+capacity kernel's drop set) back for the check.
 """
 
 from __future__ import annotations
 
 from kernels.moe import plans
+from kernels.moe.ops import batch_to, output_to
 from suite.registry import register_kernel
-from suite.workloads.moe import MoePrepared
-from suite.workloads.moe_routing import load_imbalance
+from suite.workload import Prepared
 
 
-def _prepare(make, instance, inputs) -> MoePrepared:
+def _prepare(make, instance, inputs) -> Prepared:
     import cupy
 
     plan = make(cupy, cupy.asarray, instance, inputs)
-    info = {"load_imbalance": load_imbalance(inputs.expert_idx, instance.experts)}
-    prepared = MoePrepared(run=plan.run, flops=plan.flops, bytes_min=plan.bytes_min, info=info)
-
-    def to_host(out):
-        # The drop mask lives on the GPU; bring it back with the output, for the check.
-        if plan.dropped is not None:
-            prepared.dropped = cupy.asnumpy(plan.dropped)
-        return cupy.asnumpy(out)
-
-    prepared.to_host = to_host
-    if plan.dropped is not None:
-        prepared.info.update(capacity=instance.capacity)
-    return prepared
+    return Prepared(run=plan.run, put=lambda batch: batch_to(cupy.asarray, batch),
+                    to_host=lambda out: output_to(cupy.asnumpy, out),
+                    flops=plan.flops, bytes_min=plan.bytes_min, semantics=dict(plan.semantics))
 
 
 @register_kernel("moe", "dense", device="cuda", needs=("cupy",),

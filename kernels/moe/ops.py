@@ -2,7 +2,8 @@
 
 ``activate`` applies the expert nonlinearity into a preallocated buffer with no
 temporaries (the reference's float64 twin is ``suite.workloads.moe.activate64``);
-``full_routing`` appends the always-on shared experts to the routed top-k.
+``RoutingFeed`` lays a batch's top-k out as flat (token, slot) arrays, with the always-on
+shared experts appended, into buffers made once.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
+
+from suite.workloads.moe import MoeBatch, MoeOutput
 
 GELU_C = 0.7978845608028654  # sqrt(2 / pi): the tanh form of GELU
 
@@ -41,21 +44,47 @@ def activate(xp, h, activation: str, out):
     return out
 
 
-def full_routing(inputs) -> tuple[np.ndarray, np.ndarray]:
-    """Expert ids and weights, T x (k + shared): shared experts E.. get weight 1."""
-    t = inputs.x.shape[0]
-    shared = np.arange(inputs.experts, inputs.experts + inputs.shared_experts, dtype=np.int32)
-    idx = np.hstack([inputs.expert_idx, np.broadcast_to(shared, (t, shared.size))])
-    ones = np.ones((t, shared.size), dtype=inputs.expert_weight.dtype)
-    return np.ascontiguousarray(idx), np.hstack([inputs.expert_weight, ones])
+class RoutingFeed:
+    """A batch's routing as flat (token, slot) arrays over the routed and shared experts.
+
+    The buffers (T x (k + S) ids of ``ids_dtype``, weights; the shared experts E.. with
+    weight 1) are made once, at prepare; ``flat(batch)`` copies the batch's top-k into them
+    each call, or hands back the batch's own arrays, uncopied, when there are no shared
+    experts and the ids already have the wanted dtype (int32 on the GPU)."""
+
+    def __init__(self, xp, inst, ids_dtype):
+        t, k, s, e = inst.tokens, inst.top_k, inst.shared_experts, inst.experts
+        self.k, self.shared = k, s
+        self.ids = xp.empty((t, k + s), ids_dtype)
+        self.weights = xp.ones((t, k + s), inst.dtype)
+        if s:
+            self.ids[:, k:] = xp.arange(e, e + s, dtype=ids_dtype)
+        self.ids_flat, self.weights_flat = self.ids.reshape(-1), self.weights.reshape(-1)
+
+    def flat(self, batch):
+        """(ids, weights), each T*(k + S) long in (token, slot) order, for ``batch``."""
+        if self.shared:
+            self.weights[:, :self.k] = batch.expert_weight
+            weights = self.weights_flat
+        else:
+            weights = batch.expert_weight.reshape(-1)
+        if self.shared or batch.expert_idx.dtype != self.ids.dtype:
+            self.ids[:, :self.k] = batch.expert_idx
+            return self.ids_flat, weights
+        return batch.expert_idx.reshape(-1), weights
 
 
-def dense_combine_weights(inputs) -> np.ndarray:
-    """T x (E + shared) combine matrix: the routing weight, 0 where a token is not routed."""
-    idx, weight = full_routing(inputs)
-    cw = np.zeros((idx.shape[0], inputs.experts + inputs.shared_experts), weight.dtype)
-    np.put_along_axis(cw, idx, weight, axis=1)
-    return cw
+def batch_to(convert, batch: MoeBatch) -> MoeBatch:
+    """``batch`` with each array passed through ``convert`` (e.g. ``cupy.asarray``)."""
+    return MoeBatch(convert(batch.x), convert(batch.expert_idx), convert(batch.expert_weight))
+
+
+def output_to(convert, out):
+    """A kernel's output (y, or ``MoeOutput``) with each array passed through ``convert``
+    (e.g. ``cupy.asnumpy``; ``np.array`` for a copy the checker may keep)."""
+    if isinstance(out, MoeOutput):
+        return MoeOutput(convert(out.y), convert(out.dropped))
+    return convert(out)
 
 
 def id_dtype(n_experts: int):

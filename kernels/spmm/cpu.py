@@ -1,7 +1,8 @@
 """CPU SpMM kernels: dense BLAS (the baseline), scipy CSR/BSR, and the numba kernels.
 
 Registers ``dense``, ``scipy-csr``, ``scipy-bsr``, ``csr-numba`` and ``nm-numba`` (ours) on
-``cpu``. Preparation (format conversion, packing buffers, compiling) is not timed; numba is
+``cpu``. Preparation (format conversion, packing buffers, compiling) is not timed; ``run(x)``
+gets the activation batch from the harness; numba is
 imported only when a numba kernel is prepared.
 """
 
@@ -27,9 +28,9 @@ def _copy_out(out: np.ndarray) -> np.ndarray:
 @register_kernel("spmm", "dense", device="cpu", needs=("numpy",),
                  description="numpy BLAS matmul on the zero-filled weight (the baseline)")
 def dense(instance, inputs, ctx):
-    w, x = np.ascontiguousarray(inputs.weight), np.ascontiguousarray(inputs.x)
+    w = np.ascontiguousarray(inputs.weight)
     flops, bytes_min = costs.dense_cost(instance)
-    return Prepared(run=lambda: w @ x, flops=flops, bytes_min=bytes_min,
+    return Prepared(run=lambda x: w @ x, flops=flops, bytes_min=bytes_min,
                     info={"format_bytes": int(w.nbytes)})
 
 
@@ -42,10 +43,9 @@ def _scipy_supports(instance):
 def scipy_csr(instance, inputs, ctx):
     import scipy.sparse as sp
     w = sp.csr_matrix(inputs.weight)
-    x = inputs.x
     flops, bytes_min = costs.csr_cost(instance, w.nnz, instance.m)
     fmt = int(w.data.nbytes + w.indices.nbytes + w.indptr.nbytes)
-    return Prepared(run=lambda: w @ x, flops=flops, bytes_min=bytes_min,
+    return Prepared(run=lambda x: w @ x, flops=flops, bytes_min=bytes_min,
                     info={"format_bytes": fmt, "nnz": int(w.nnz)})
 
 
@@ -66,15 +66,21 @@ def scipy_bsr(instance, inputs, ctx):
     import scipy.sparse as sp
     size = bsr_block(instance)
     w = _padded_bsr(sp, inputs.weight, size)
-    x, m = inputs.x, instance.m
-    if w.shape[1] > instance.k:  # padded K: pad x with zero rows once, at prepare
-        x = np.vstack([x, np.zeros((w.shape[1] - instance.k, instance.n), x.dtype)])
+    m = instance.m
     n_blocks = int(w.indices.size)
     flops, bytes_min = costs.bsr_cost(instance, n_blocks, size)
     fmt = int(w.data.nbytes + w.indices.nbytes + w.indptr.nbytes)
-    return Prepared(run=lambda: w @ x, to_host=lambda out: np.asarray(out)[:m],
+    return Prepared(run=lambda x: w @ x, to_host=lambda out: np.asarray(out)[:m],
+                    put=lambda x: _pad_rows(x, w.shape[1]),
                     flops=flops, bytes_min=bytes_min,
                     info={"format_bytes": fmt, "block": size, "blocks": n_blocks})
+
+
+def _pad_rows(x: np.ndarray, rows: int) -> np.ndarray:
+    """BSR pads K to a whole block: x gets zero rows, once per batch, before timing."""
+    if x.shape[0] == rows:
+        return x
+    return np.vstack([x, np.zeros((rows - x.shape[0], x.shape[1]), x.dtype)])
 
 
 def _padded_bsr(sp, weight: np.ndarray, size: int):
@@ -102,14 +108,13 @@ def csr_numba(instance, inputs, ctx):
     from kernels.spmm import cpu_numba
     w = sp.csr_matrix(inputs.weight)
     data, indices, indptr = w.data, w.indices.astype(np.int32), w.indptr.astype(np.int64)
-    x = np.ascontiguousarray(inputs.x)
     out = np.empty((instance.m, instance.n), dtype=instance.dtype)
 
-    def run():
+    def run(x):
         cpu_numba.csr_spmm(data, indices, indptr, x, out)
         return out
 
-    run()  # compile (or load from the on-disk cache) now, not in the first timed call
+    run(np.ascontiguousarray(inputs.x))  # compile (or load from the on-disk cache) now, not in the first timed call
     flops, bytes_min = costs.csr_cost(instance, w.nnz, instance.m)
     fmt = int(data.nbytes + indices.nbytes + indptr.nbytes)
     return Prepared(run=run, to_host=_copy_out, flops=flops, bytes_min=bytes_min,
@@ -130,16 +135,15 @@ def nm_numba(instance, inputs, ctx):
     # Absolute int32 columns are a prepare-time cache of group*m + index; the stored format
     # (and bytes_min) is values + 1-byte indices. Padded slots hold zeros: clip them in range.
     columns = np.minimum(nm.columns(), instance.k - 1).astype(np.int32)
-    x = np.ascontiguousarray(inputs.x)
     out = np.empty((instance.m, instance.n), dtype=instance.dtype)
     x_packed, acc = cpu_numba.workspace(instance.m, instance.k, instance.n, instance.dtype)
     block_groups = max(1, cpu_numba.BLOCK_ROWS_K // m)
 
-    def run():
+    def run(x):
         cpu_numba.nm_spmm(nm.values, columns, x, out, x_packed, acc, n, block_groups)
         return out
 
-    run()
+    run(np.ascontiguousarray(inputs.x))
     flops, bytes_min = costs.nm_cost(instance, nm.format_bytes, nm.values.size)
     return Prepared(run=run, to_host=_copy_out, flops=flops, bytes_min=bytes_min,
                     info={"format_bytes": nm.format_bytes, "n": n, "m": m,

@@ -70,9 +70,10 @@ def _asnumpy(out):
                  description="cuBLAS matmul (cupy) on the zero-filled weight (the baseline)")
 def dense(instance, inputs, ctx):
     cp = _cupy()
-    w, x = cp.asarray(inputs.weight), cp.asarray(inputs.x)
+    w = cp.asarray(inputs.weight)
     flops, bytes_min = costs.dense_cost(instance)
-    return Prepared(run=lambda: w @ x, to_host=_asnumpy, flops=flops, bytes_min=bytes_min,
+    return Prepared(run=lambda x: w @ x, to_host=_asnumpy, put=cp.asarray, flops=flops,
+                    bytes_min=bytes_min,
                     info={"format_bytes": int(w.nbytes)})
 
 
@@ -88,10 +89,11 @@ def cusparse_csr(instance, inputs, ctx):
     cp = _cupy()
     import cupyx.scipy.sparse as csp
     host = sp.csr_matrix(inputs.weight)
-    w, x = csp.csr_matrix(host), cp.asarray(inputs.x)
+    w = csp.csr_matrix(host)
     flops, bytes_min = costs.csr_cost(instance, host.nnz, instance.m)
     fmt = int(host.data.nbytes + host.indices.nbytes + host.indptr.nbytes)
-    return Prepared(run=lambda: w @ x, to_host=_asnumpy, flops=flops, bytes_min=bytes_min,
+    return Prepared(run=lambda x: w @ x, to_host=_asnumpy, put=cp.asarray, flops=flops,
+                    bytes_min=bytes_min,
                     info={"format_bytes": fmt, "nnz": int(host.nnz)})
 
 
@@ -115,19 +117,19 @@ def nm_cupy(instance, inputs, ctx):
     n, m = instance.pattern.n, instance.pattern.m
     nm = nm_compress(inputs.weight, n, m)
     values, indices = cp.asarray(nm.values), cp.asarray(nm.indices)
-    x = cp.asarray(np.ascontiguousarray(inputs.x))
     out = cp.empty((instance.m, instance.n), dtype=instance.dtype)
     kernel = _nm_kernel(cp, instance.dtype.name)
     grid = (-(-instance.n // THREADS_PER_BLOCK), instance.m)
-    args = (values, indices, x, out, np.int32(instance.k), np.int32(instance.n),
-            np.int32(nm.values.shape[1]), np.int32(n), np.int32(m))
+    tail = (np.int32(instance.k), np.int32(instance.n), np.int32(nm.values.shape[1]),
+            np.int32(n), np.int32(m))
 
-    def run():
-        kernel(grid, (THREADS_PER_BLOCK,), args)
+    def run(x):
+        kernel(grid, (THREADS_PER_BLOCK,), (values, indices, x, out, *tail))
         return out
 
     flops, bytes_min = costs.nm_cost(instance, nm.format_bytes, nm.values.size)
     return Prepared(run=run, to_host=_asnumpy, flops=flops, bytes_min=bytes_min,
+                    put=lambda x: cp.asarray(np.ascontiguousarray(x)),
                     info={"format_bytes": nm.format_bytes, "n": n, "m": m})
 
 
@@ -138,7 +140,23 @@ def _cusparselt_supports(instance):
     return costs.needs_dtype(instance, CUSPARSELT_DTYPES, "cuSPARSELt (torch semi-structured)")
 
 
-@register_kernel("spmm", "nm-cusparselt", device="cuda", needs=("torch",),
+def _to_torch_cuda(x):
+    import torch
+    return torch.from_numpy(np.ascontiguousarray(x)).to("cuda")
+
+
+@register_kernel("spmm", "dense", device="torch-cuda", needs=("torch",),
+                 description="torch matmul (cuBLAS) on the zero-filled weight (the baseline)")
+def torch_dense(instance, inputs, ctx):
+    _torch_cuda()
+    w = _to_torch_cuda(inputs.weight)
+    flops, bytes_min = costs.dense_cost(instance)
+    return Prepared(run=lambda x: w @ x, to_host=lambda out: out.cpu().numpy(),
+                    put=_to_torch_cuda, flops=flops, bytes_min=bytes_min,
+                    info={"format_bytes": int(w.numel() * w.element_size())})
+
+
+@register_kernel("spmm", "nm-cusparselt", device="torch-cuda", needs=("torch",),
                  description="2:4 on sparse tensor cores: torch to_sparse_semi_structured",
                  supports=_cusparselt_supports)
 def nm_cusparselt(instance, inputs, ctx):
@@ -150,12 +168,11 @@ def nm_cusparselt(instance, inputs, ctx):
     except (RuntimeError, ValueError) as exc:  # shape limits: rows/cols multiples of 32/64
         raise Unsupported(f"to_sparse_semi_structured refused {instance.m}x{instance.k}: "
                           f"{str(exc).splitlines()[0]}") from exc
-    x = torch.from_numpy(np.ascontiguousarray(inputs.x)).to("cuda")
     # 2 of 4 values (item bytes) + 2 bits each of metadata: (item + 0.25) bytes per value.
     stored = instance.m * instance.k // 2
     fmt = int(stored * instance.dtype.itemsize + stored // 4)
-    return Prepared(run=lambda: w @ x, to_host=lambda out: out.cpu().numpy(),
-                    flops=2.0 * stored * instance.n, bytes_min=fmt + costs.io_bytes(instance),
+    return Prepared(run=lambda x: w @ x, to_host=lambda out: out.cpu().numpy(),
+                    put=_to_torch_cuda, flops=2.0 * stored * instance.n, bytes_min=fmt + costs.io_bytes(instance),
                     info={"format_bytes": fmt})
 
 

@@ -4,8 +4,12 @@ Grid parameters (see ``PARAMS``): ``model`` (a real MoE preset) or explicit ``d_
 ``d_ff``, ``experts``, ``top_k``; ``expert`` (swiglu | gelu | relu), ``shared_experts``,
 ``tokens`` (2048 = prefill, 8 = decode), ``scale`` (divides d_model and d_ff),
 ``routing`` (uniform | zipf(S)), ``capacity_factor`` (for capacity kernels) and ``dtype``.
-Routing is built once from the seed (``moe_routing``); kernels live in ``kernels.moe`` and
-are timed on the expert computation and combine only.
+The routing rule is built once from the seed (``moe_routing.Router``); each batch the
+harness feeds (``MoeBatch``: tokens and their routing) is routed by it when it is made, so
+kernels are timed on the expert computation and combine only, the router excluded.
+A kernel that drops tokens declares it (``Prepared.semantics = {"drops_tokens": True,
+"capacity": C}``) and returns ``MoeOutput(y, dropped)``; the check verifies its drop set
+against the capacity rule on that batch. Kernels live in ``kernels.moe``.
 
 Performance metrics follow MoE-CAP. With P = params of one expert = d*h_in + d_ff*d
 (h_in = 2*d_ff for gated experts, d_ff otherwise), and A = experts that get >= 1 token::
@@ -25,6 +29,7 @@ import numpy as np
 
 from suite.checks import as_checked_float64, rel_error
 from suite.errors import ParamError
+from suite.family import AccuracyMetric, Param, at_least, one_of
 from suite.registry import FamilySpec, register_family
 from suite.workload import Check, Prepared, Work, WorkloadInstance
 from suite.workloads import moe_routing as routing
@@ -44,45 +49,75 @@ DTYPES = ("float32", "float16")
 TOLERANCE = {"float32": 1e-5, "float16": 1e-2}
 MAX_WEIGHT_BYTES = 2**34
 
+
+def _positive(value: float) -> float:
+    if not value > 0:
+        raise ValueError("a number > 0; expert capacity = ceil(cf * T * k / E)")
+    return value
+
+
+def _routing(value: str) -> str:
+    return routing.parse_routing(value).label
+
+
+def _shape_param(text: str) -> Param:
+    return Param(int, None, f"{text}, integer >= 1 (overrides the preset)", at_least(1))
+
+
 PARAMS = {
-    "model": f"a preset: {', '.join(PRESETS)} (or give d_model, d_ff, experts, top_k)",
-    "d_model": "model dim, integer >= 1 (overrides the preset)",
-    "d_ff": "expert hidden dim, integer >= 1 (overrides the preset)",
-    "experts": "routed experts E, integer >= 1 (overrides the preset)",
-    "top_k": "experts per token, 1 <= top_k <= experts (overrides the preset)",
-    "expert": f"one of {', '.join(EXPERT_TYPES)} (swiglu is gated); default: the preset's",
-    "shared_experts": "always-on experts (DeepSeek style), integer >= 0; default 0",
-    "tokens": "tokens T in the batch, integer >= 1 (2048 prefill, 8 decode); default 512",
-    "scale": "integer >= 1 dividing d_model and d_ff (CPU quick suite); default 1",
-    "routing": routing.ROUTING_HELP + "; default uniform",
-    "capacity_factor": "number > 0; expert capacity = ceil(cf * T * k / E); default 1.25",
-    "dtype": f"one of {', '.join(DTYPES)}; default float32",
+    "model": Param(str, None, f"a preset: {', '.join(PRESETS)} (or give d_model, d_ff, "
+                              "experts, top_k)", one_of(*PRESETS)),
+    "d_model": _shape_param("model dim"),
+    "d_ff": _shape_param("expert hidden dim"),
+    "experts": _shape_param("routed experts E"),
+    "top_k": _shape_param("experts per token, <= experts"),
+    "expert": Param(str, None, f"one of {', '.join(EXPERT_TYPES)} (swiglu is gated); "
+                               "default: the preset's", one_of(*EXPERT_TYPES)),
+    "shared_experts": Param(int, 0, "always-on experts (DeepSeek style), integer >= 0",
+                            at_least(0)),
+    "tokens": Param(int, 512, "tokens T in a batch, integer >= 1 (2048 prefill, 8 decode)",
+                    at_least(1)),
+    "scale": Param(int, 1, "integer >= 1 dividing d_model and d_ff (CPU quick suite)",
+                   at_least(1)),
+    "routing": Param(str, "uniform", routing.ROUTING_HELP, _routing),
+    "capacity_factor": Param(float, 1.25, "number > 0; expert capacity = ceil(cf * T * k / E)",
+                             _positive),
+    "dtype": Param(str, "float32", f"one of {', '.join(DTYPES)}", one_of(*DTYPES)),
 }
-DEFAULTS = {"shared_experts": 0, "tokens": 512, "scale": 1, "routing": "uniform",
-            "capacity_factor": 1.25, "dtype": "float32"}
+
+
+@dataclass(frozen=True)
+class MoeBatch:
+    """What one call computes: ``x`` (T x d tokens, instance dtype) and their routing,
+    ``expert_idx`` (T x k int32, slot 0 = first choice) and ``expert_weight`` (T x k,
+    instance dtype) over the routed experts. Shared experts are not listed (every token)."""
+
+    x: np.ndarray
+    expert_idx: np.ndarray
+    expert_weight: np.ndarray
+
+
+@dataclass(frozen=True)
+class MoeOutput:
+    """What a token-dropping kernel returns: ``y`` (T x d) and ``dropped`` (T x k bool:
+    which (token, slot) assignments of the batch it dropped)."""
+
+    y: Any
+    dropped: Any
 
 
 @dataclass
 class MoeInputs:
-    """``x``: T x d tokens; ``w_in``: (E+S) x d x h_in (gate|up fused for swiglu);
-    ``w_down``: (E+S) x d_ff x d; ``expert_idx``/``expert_weight``: T x k routing of the
-    routed experts (slot 0 = first choice). Shared experts are ids E..E+S-1, weight 1."""
+    """``w_in``: (E+S) x d x h_in (gate|up fused for swiglu); ``w_down``: (E+S) x d_ff x d;
+    ``batch``: batch 0 (tokens and their routing); ``router``: the routing rule every batch
+    is routed by (None for hand-made inputs). Shared experts are ids E..E+S-1, weight 1."""
 
-    x: np.ndarray
     w_in: np.ndarray
     w_down: np.ndarray
-    expert_idx: np.ndarray
-    expert_weight: np.ndarray
+    batch: MoeBatch
     experts: int
     shared_experts: int
-
-
-@dataclass
-class MoePrepared(Prepared):
-    """A ``Prepared`` that also says which (token, slot) pairs its last run dropped
-    (T x k bool), for kernels that drop; None means the kernel computes exact routing."""
-
-    dropped: np.ndarray | None = None
+    router: routing.Router | None = None
 
 
 class MoeInstance(WorkloadInstance):
@@ -100,7 +135,7 @@ class MoeInstance(WorkloadInstance):
         self.shared_experts, self.tokens = params["shared_experts"], params["tokens"]
         self.routing = routing.parse_routing(params["routing"])
         self.capacity = routing.capacity(params["capacity_factor"], self.tokens, self.top_k,
-                                 self.experts)
+                                         self.experts)
         self.dtype = np.dtype(params["dtype"])
 
     @property
@@ -115,45 +150,64 @@ class MoeInstance(WorkloadInstance):
         return 2 * self.d_ff if self.gated else self.d_ff
 
     def build_inputs(self) -> MoeInputs:
+        """Batch 0, the routing rule and the expert weights, all from ``seed``."""
         rng = np.random.default_rng(self.seed)
         x = rng.standard_normal((self.tokens, self.d_model), dtype=np.float32)
-        idx, weight = routing.route(x, self.routing, self.experts, self.top_k, rng)
+        router = routing.make_router(self.routing, self.d_model, self.experts, self.top_k, rng)
         n = self.experts + self.shared_experts
+        batch = self._routed(router, x)
         w_in = _normal(rng, (n, self.d_model, self.h_in), self.d_model, self.dtype)
         w_down = _normal(rng, (n, self.d_ff, self.d_model), self.d_ff, self.dtype)
-        return MoeInputs(x.astype(self.dtype), w_in, w_down, idx,
-                         weight.astype(self.dtype), self.experts, self.shared_experts)
+        return MoeInputs(w_in, w_down, batch, self.experts, self.shared_experts, router)
 
-    def reference(self, inputs: MoeInputs) -> np.ndarray:
-        """Exact routing in float64 on the same rounded inputs."""
-        return combine_float64(inputs, self.activation)
+    def batches(self, inputs: MoeInputs, count: int, scenario: str = "batch") -> list[MoeBatch]:
+        """``inputs.batch`` first, then fresh seeded batches of T tokens routed by the same
+        rule (``inputs.router``). MoE has only the ``batch`` scenario."""
+        if count > 1 and inputs.router is None:
+            raise ValueError("these inputs have no router: only batch 0 exists")
+        rng = np.random.default_rng([self.seed, 1])
+        more = [self._routed(inputs.router, rng.standard_normal(
+            (self.tokens, self.d_model), dtype=np.float32)) for _ in range(count - 1)]
+        return [inputs.batch, *more]
 
-    def work(self, inputs: MoeInputs) -> Work:
+    def _routed(self, router: routing.Router, x: np.ndarray) -> MoeBatch:
+        """Route float32 tokens, then round tokens and weights to the instance dtype."""
+        idx, weight = router.route(x)
+        return MoeBatch(x.astype(self.dtype), idx, weight.astype(self.dtype))
+
+    def reference(self, inputs: MoeInputs, batch: MoeBatch) -> np.ndarray:
+        """Exact routing of ``batch`` in float64 on the same rounded inputs."""
+        return combine_float64(inputs, batch, self.activation)
+
+    def work(self, inputs: MoeInputs, batch: MoeBatch) -> Work:
+        """MoE-CAP FLOPs and bytes of the experts ``batch`` activates (module docstring)."""
         per_pair = 2.0 * self.d_model * self.d_ff * (3 if self.gated else 2)
-        active = np.unique(inputs.expert_idx).size + (self.shared_experts if self.tokens else 0)
+        tokens = batch.x.shape[0]
+        active = np.unique(batch.expert_idx).size + (self.shared_experts if tokens else 0)
         params_per_expert = self.d_model * self.h_in + self.d_ff * self.d_model
         item = self.dtype.itemsize
         return Work(
-            flops_dense=per_pair * self.tokens * (self.experts + self.shared_experts),
-            flops_useful=per_pair * self.tokens * (self.top_k + self.shared_experts),
-            bytes_min=float(item * (active * params_per_expert
-                                    + 2 * self.tokens * self.d_model)),
-            units=float(self.tokens), unit_name="token")
+            flops_dense=per_pair * tokens * (self.experts + self.shared_experts),
+            flops_useful=per_pair * tokens * (self.top_k + self.shared_experts),
+            bytes_min=float(item * (active * params_per_expert + 2 * tokens * self.d_model)),
+            units=float(tokens), unit_name="token")
 
     def check(self, output: Any, reference: np.ndarray, inputs: MoeInputs,
-              prepared: Prepared) -> Check:
-        return check_output(self, output, reference, inputs, getattr(prepared, "dropped", None))
+              prepared: Prepared, batch: MoeBatch | None = None) -> Check:
+        """The verdict on ``batch`` (default batch 0) for the semantics ``prepared`` declares."""
+        return check_output(self, output, reference, inputs,
+                            inputs.batch if batch is None else batch, prepared.semantics)
 
 
-def combine_float64(inputs: MoeInputs, activation: str,
+def combine_float64(inputs: MoeInputs, batch: MoeBatch, activation: str,
                     keep: np.ndarray | None = None) -> np.ndarray:
     """sum over kept (token, expert) pairs of weight * FFN_e(x_t), all in float64."""
-    x = inputs.x.astype(np.float64)
+    x = batch.x.astype(np.float64)
     y = np.zeros_like(x)
-    kept = np.ones(inputs.expert_idx.shape, bool) if keep is None else keep
+    kept = np.ones(batch.expert_idx.shape, bool) if keep is None else keep
     for e in range(inputs.experts):
-        tok, slot = np.nonzero((inputs.expert_idx == e) & kept)
-        w = inputs.expert_weight[tok, slot].astype(np.float64)[:, None]
+        tok, slot = np.nonzero((batch.expert_idx == e) & kept)
+        w = batch.expert_weight[tok, slot].astype(np.float64)[:, None]
         y[tok] += w * expert_ffn64(x[tok], inputs, e, activation)
     for e in range(inputs.experts, inputs.experts + inputs.shared_experts):
         y += expert_ffn64(x, inputs, e, activation)
@@ -176,32 +230,49 @@ def activate64(h: np.ndarray, activation: str) -> np.ndarray:
 
 
 def check_output(inst: MoeInstance, output: Any, reference: np.ndarray, inputs: MoeInputs,
-                 dropped: np.ndarray | None) -> Check:
-    """Valid when the output matches the float64 computation of the kernel's semantics:
-    exact routing, or for dropping kernels the capacity rule's drop set (which the kernel's
-    reported set must equal). Accuracy is always reported against exact routing."""
-    out64, failed = as_checked_float64(output, reference)
+                 batch: MoeBatch, semantics: dict[str, Any]) -> Check:
+    """Valid when the output matches the float64 computation of the kernel's declared
+    semantics on ``batch``: exact routing, or with ``drops_tokens`` the capacity rule's drop
+    set (which the kernel's reported ``MoeOutput.dropped`` must equal). Accuracy is always
+    reported against exact routing."""
+    y, dropped = (output.y, output.dropped) if isinstance(output, MoeOutput) else (output, None)
+    out64, failed = as_checked_float64(y, reference)
     if failed is not None:
         return failed
     checks: dict[str, Any] = {}
-    semantics, rate, reason = reference, 0.0, ""
-    if dropped is not None:
-        expected = routing.dropped_pairs(inputs.expert_idx, inst.capacity)
-        rule_ok = dropped.shape == expected.shape and bool(np.array_equal(dropped, expected))
-        checks["drop_rule"] = {"value": rule_ok, "capacity": inst.capacity,
-                               "expected_dropped": int(expected.sum())}
-        reason = "" if rule_ok else "dropped pairs do not follow the capacity rule"
-        semantics = combine_float64(inputs, inst.activation, keep=~expected)
+    target, rate, reason = reference, 0.0, ""
+    if semantics.get("drops_tokens"):
+        expected = routing.dropped_pairs(batch.expert_idx, inst.capacity)
+        reason = _drop_rule(inst, semantics, dropped, expected, checks)
+        target = combine_float64(inputs, batch, inst.activation, keep=~expected)
         rate = float(expected.mean())
-    sem_error = rel_error(out64, semantics)
+    elif dropped is not None and np.any(dropped):
+        reason = "the output reports dropped pairs, but the kernel does not declare drops_tokens"
+    sem_error = rel_error(out64, target)
     tol = TOLERANCE[inst.dtype.name]
     checks["rel_error_vs_semantics"] = {"value": sem_error, "max": tol}
     if sem_error > tol:
         reason = reason or f"rel_error_vs_semantics {sem_error:.3g} > tolerance {tol:g}"
     accuracy = {"rel_error": rel_error(out64, reference), "rel_error_vs_semantics": sem_error,
                 "dropped_token_rate": rate,
-                "load_imbalance": routing.load_imbalance(inputs.expert_idx, inst.experts)}
+                "load_imbalance": routing.load_imbalance(batch.expert_idx, inst.experts)}
     return Check(reason == "", accuracy, checks, reason)
+
+
+def _drop_rule(inst: MoeInstance, semantics: dict[str, Any], dropped: Any,
+               expected: np.ndarray, checks: dict[str, Any]) -> str:
+    """Why a dropping kernel's reported drop set breaks the capacity rule ("" if it holds)."""
+    declared = semantics.get("capacity", inst.capacity)
+    reported = None if dropped is None else np.asarray(dropped)
+    rule_ok = (reported is not None and reported.shape == expected.shape
+               and bool(np.array_equal(reported, expected)))
+    checks["drop_rule"] = {"value": rule_ok, "capacity": inst.capacity,
+                           "expected_dropped": int(expected.sum())}
+    if declared != inst.capacity:
+        return f"declares capacity {declared}, the instance's capacity is {inst.capacity}"
+    if reported is None:
+        return "declares drops_tokens but its output has no drop set (return MoeOutput)"
+    return "" if rule_ok else "dropped pairs do not follow the capacity rule"
 
 
 def _normal(rng, shape, fan_in: int, dtype: np.dtype) -> np.ndarray:
@@ -212,45 +283,24 @@ def _normal(rng, shape, fan_in: int, dtype: np.dtype) -> np.ndarray:
 
 
 def build(params: dict[str, Any], seed: int) -> MoeInstance:
-    """Validate one grid point and make the instance."""
-    unknown = sorted(set(params) - set(PARAMS))
-    if unknown:
-        raise ParamError(unknown[0], params[unknown[0]], f"parameters {', '.join(PARAMS)}")
-    full = {**DEFAULTS, **params}
-    if "model" in full and full["model"] not in PRESETS:
-        raise ParamError("model", full["model"], PARAMS["model"])
+    """One grid point (typed and defaulted by the harness); checks across fields here.
+
+    Unset optional fields (None: no preset override) are left out of the instance's
+    params, so its id names only what the grid and the defaults give."""
+    full = {k: v for k, v in params.items() if v is not None}
     shape = {**PRESETS.get(full.get("model", ""), {"expert": "swiglu"}), **full}
-    for name in (*SHAPE_KEYS, "tokens", "scale"):
+    for name in SHAPE_KEYS:
         if name not in shape:
-            raise ParamError(name, None, PARAMS[name] + " (required without a model)")
-        _require_int(name, shape[name], 1)
-    _require_int("shared_experts", full["shared_experts"], 0)
+            raise ParamError(name, None, PARAMS[name].help + " (required without a model)")
     if shape["top_k"] > shape["experts"]:
         raise ParamError("top_k", shape["top_k"], f"1..{shape['experts']} (the experts)")
     if full["scale"] > min(shape["d_model"], shape["d_ff"]):
         raise ParamError("scale", full["scale"], f"at most {min(shape['d_model'], shape['d_ff'])}")
-    _validate_choices(full, shape["expert"])
     inst = MoeInstance(full, seed)
     n = inst.experts + inst.shared_experts
     if n * (inst.d_model * inst.h_in + inst.d_ff * inst.d_model) * 4 > MAX_WEIGHT_BYTES:
         raise ParamError("scale", full["scale"], "a scale whose expert weights fit in 16 GiB")
     return inst
-
-
-def _validate_choices(full: dict[str, Any], expert: Any) -> None:
-    if expert not in EXPERT_TYPES:
-        raise ParamError("expert", expert, PARAMS["expert"])
-    routing.parse_routing(full["routing"])
-    cf = full["capacity_factor"]
-    if isinstance(cf, bool) or not isinstance(cf, (int, float)) or not cf > 0:
-        raise ParamError("capacity_factor", cf, PARAMS["capacity_factor"])
-    if full["dtype"] not in DTYPES:
-        raise ParamError("dtype", full["dtype"], PARAMS["dtype"])
-
-
-def _require_int(name: str, value: Any, least: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-        raise ParamError(name, value, PARAMS[name])
 
 
 def plot_throughput(frame, out_dir) -> list:
@@ -285,6 +335,12 @@ def plot_throughput(frame, out_dir) -> list:
 
 register_family(FamilySpec(
     name="moe", build=build, params=PARAMS, baseline_kernel="dense",
-    accuracy_metric="rel_error",
+    accuracy=(AccuracyMetric("rel_error", higher_is_better=False, low=0.0,
+                             description="relative Frobenius error vs exact routing (float64)"),
+              AccuracyMetric("dropped_token_rate", False, 0.0, 1.0,
+                             description="dropped (token, expert) assignments / T*k")),
+    rank_baseline_kernel="loop",
+    timed_scope="routed-expert FFNs + combine on pre-routed tokens; the router "
+                "(gate GEMM + top-k) is excluded",
     description="MoE feed-forward layer: top-k routed experts + combine (MoE-CAP metrics)",
     plot=plot_throughput))

@@ -1,10 +1,12 @@
 """Routing of the MoE family: skewed router logits, softmax top-k, and the capacity rule.
 
-Routing is part of an instance's inputs: it is computed once from the seed, so every kernel
-sees the same (token, expert, weight) assignments and only the expert computation is timed.
+The routing rule (a seeded gate and popularity bias, ``Router``) is made once per build;
+each batch the harness feeds is routed by it when the batch is made, so every kernel sees
+the same (token, expert, weight) assignments of a batch and the router is not timed.
 
-``parse_routing("uniform" | "zipf(1.2)")`` -> ``Routing``; ``route(x, routing, experts, k,
-rng)`` -> (expert ids T x k, weights T x k); ``capacity(cf, tokens, k, experts)`` and
+``parse_routing("uniform" | "zipf(1.2)")`` -> ``Routing``; ``make_router(routing, d, E, k,
+rng)`` -> ``Router``, whose ``route(x)`` -> (expert ids T x k, weights T x k);
+``capacity(cf, tokens, k, experts)`` and
 ``dropped_pairs(expert_idx, capacity)`` define GShard-style dropping, which the
 ``capacity`` kernels implement and the family's check verifies.
 """
@@ -46,26 +48,42 @@ def parse_routing(text: object, field: str = "routing") -> Routing:
     return Routing(float(match.group(1)))
 
 
-def route(x: np.ndarray, routing: Routing, experts: int, top_k: int,
-          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax top-k over router logits = x @ gate + log-popularity bias.
+@dataclass(frozen=True)
+class Router:
+    """The routing rule of one instance: logits = x @ gate + bias, softmax, top-k.
 
-    The bias ``-s * log(rank)`` makes expert popularity follow Zipf(s) over a seeded random
-    ranking (so the popular expert is not always expert 0). Slots are ordered by probability
-    (slot 0 = first choice), which the capacity rule uses as priority. Weights are
-    renormalised over the chosen k (Mixtral style), in float64.
-    """
-    d_model = x.shape[1]
+    ``gate``: d_model x E, seeded N(0, 1/d_model); ``bias``: E log-popularity offsets
+    (``-s * log(rank)`` for zipf(s), zeros for uniform). Made once per build
+    (``make_router``), then applied to every batch (``route``)."""
+
+    gate: np.ndarray
+    bias: np.ndarray
+    top_k: int
+
+    def route(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Expert ids (T x k int32, slot 0 = first choice) and weights (T x k float64).
+
+        Slots are ordered by probability, which the capacity rule uses as priority;
+        weights are renormalised over the chosen k (Mixtral style), in float64."""
+        logits = x.astype(np.float64) @ self.gate
+        logits += self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        idx = np.argsort(-probs, axis=1, kind="stable")[:, :self.top_k]
+        chosen = np.take_along_axis(probs, idx, axis=1)
+        return idx.astype(np.int32), chosen / chosen.sum(axis=1, keepdims=True)
+
+
+def make_router(routing: Routing, d_model: int, experts: int, top_k: int,
+                rng: np.random.Generator) -> Router:
+    """A seeded gate and, for zipf(s), popularity ~ rank^-s over a seeded random ranking
+    of the experts (so the popular expert is not always expert 0)."""
     gate = rng.standard_normal((d_model, experts)) / math.sqrt(d_model)
-    logits = x.astype(np.float64) @ gate
+    bias = np.zeros(experts)
     if routing.zipf_s > 0:
         rank = rng.permutation(experts) + 1
-        logits += -routing.zipf_s * np.log(rank)
-    logits -= logits.max(axis=1, keepdims=True)
-    probs = np.exp(logits)
-    idx = np.argsort(-probs, axis=1, kind="stable")[:, :top_k]
-    chosen = np.take_along_axis(probs, idx, axis=1)
-    return idx.astype(np.int32), chosen / chosen.sum(axis=1, keepdims=True)
+        bias = -routing.zipf_s * np.log(rank)
+    return Router(gate, bias, top_k)
 
 
 def capacity(capacity_factor: float, tokens: int, top_k: int, experts: int) -> int:

@@ -15,6 +15,7 @@ import numpy as np
 
 from suite.checks import as_checked_float64, rel_error
 from suite.errors import ParamError
+from suite.family import AccuracyMetric, Param, at_least, one_of
 from suite.registry import FamilySpec, register_family
 from suite.workload import Check, Prepared, Work, WorkloadInstance
 from suite.workloads.spmm_patterns import (
@@ -39,21 +40,37 @@ DTYPES = ("float32", "float16", "float64")
 # Relative Frobenius error allowed per dtype: a few ulps times sqrt(K) growth.
 TOLERANCE = {"float64": 1e-10, "float32": 1e-4, "float16": 2e-2}
 
+def _shape(value: Any) -> Any:
+    if isinstance(value, str):
+        if value not in LAYER_SHAPES:
+            raise ValueError(f"[M, K] or a layer: {', '.join(LAYER_SHAPES)}")
+        return value
+    if not (isinstance(value, list) and len(value) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)):
+        raise ValueError(f"[M, K] with integers >= 1, or a layer: {', '.join(LAYER_SHAPES)}")
+    return value
+
+
+def _pattern(value: Any) -> str:
+    return parse_pattern(value).label
+
+
 PARAMS = {
-    "shape": f"[M, K] or a layer: {', '.join(LAYER_SHAPES)}",
-    "n": "activation columns (tokens), integer >= 1; default 256",
-    "scale": "integer >= 1 dividing a layer preset's M and K; default 1",
-    "dtype": f"one of {', '.join(DTYPES)}; default float32",
-    "pattern": PATTERN_HELP,
-    "mask": f"one of {', '.join(MASK_METHODS)}; default magnitude",
+    "shape": Param((str, list), help=f"[M, K] or a layer: {', '.join(LAYER_SHAPES)}",
+                   validate=_shape),
+    "n": Param(int, 256, "activation columns (tokens), integer >= 1", at_least(1)),
+    "scale": Param(int, 1, "integer >= 1 dividing a layer preset's M and K", at_least(1)),
+    "dtype": Param(str, "float32", f"one of {', '.join(DTYPES)}", one_of(*DTYPES)),
+    "pattern": Param((str, int, float), help=PATTERN_HELP, validate=_pattern),
+    "mask": Param(str, "magnitude", f"one of {', '.join(MASK_METHODS)}",
+                  one_of(*MASK_METHODS)),
 }
-DEFAULTS = {"n": 256, "scale": 1, "dtype": "float32", "mask": "magnitude"}
 
 
 @dataclass
 class SpmmInputs:
     """``weight``: M x K in the instance dtype with pruned entries zero; ``mask`` its
-    non-zero pattern; ``x``: K x N activations."""
+    non-zero pattern; ``x``: K x N activations (batch 0 of what the harness feeds)."""
 
     weight: np.ndarray
     mask: np.ndarray
@@ -86,20 +103,26 @@ class SpmmInstance(WorkloadInstance):
         x = rng.standard_normal((self.k, self.n)).astype(self.dtype)
         return SpmmInputs(weight, mask, x)
 
-    def reference(self, inputs: SpmmInputs) -> np.ndarray:
-        # The reference sees the same rounded inputs, so only the kernel's arithmetic counts.
-        return inputs.weight.astype(np.float64) @ inputs.x.astype(np.float64)
+    def batches(self, inputs: SpmmInputs, count: int, scenario: str = "batch") -> list:
+        """Activations: ``inputs.x`` first, then fresh seeded K x N batches."""
+        rng = np.random.default_rng([self.seed, 1])
+        more = [np.ascontiguousarray(rng.standard_normal((self.k, self.n)).astype(self.dtype))
+                for _ in range(count - 1)]
+        return [inputs.x, *more]
 
-    def work(self, inputs: SpmmInputs) -> Work:
-        item = self.dtype.itemsize
+    def reference(self, inputs: SpmmInputs, batch: np.ndarray) -> np.ndarray:
+        # The reference sees the same rounded inputs, so only the kernel's arithmetic counts.
+        return inputs.weight.astype(np.float64) @ batch.astype(np.float64)
+
+    def work(self, inputs: SpmmInputs, batch: np.ndarray) -> Work:
+        item, n = self.dtype.itemsize, batch.shape[1]
         nnz = int(np.count_nonzero(inputs.weight))
-        return Work(flops_dense=2.0 * self.m * self.k * self.n,
-                    flops_useful=2.0 * nnz * self.n,
-                    bytes_min=float(item * (nnz + self.k * self.n + self.m * self.n)),
+        return Work(flops_dense=2.0 * self.m * self.k * n, flops_useful=2.0 * nnz * n,
+                    bytes_min=float(item * (nnz + self.k * n + self.m * n)),
                     units=1.0, unit_name="op")
 
     def check(self, output: Any, reference: np.ndarray, inputs: SpmmInputs,
-              prepared: Prepared) -> Check:
+              prepared: Prepared, batch: Any = None) -> Check:
         return check_matrix(output, reference, TOLERANCE[self.dtype.name])
 
 
@@ -123,40 +146,14 @@ def _resolve_shape(shape: Any, scale: int) -> tuple[int, int]:
 
 
 def build(params: dict[str, Any], seed: int) -> SpmmInstance:
-    """Validate one grid point and make the instance."""
-    unknown = sorted(set(params) - set(PARAMS))
-    if unknown:
-        raise ParamError(unknown[0], params[unknown[0]], f"parameters {', '.join(PARAMS)}")
-    full = {**DEFAULTS, **params}
-    if "shape" not in full or "pattern" not in full:
-        missing = "shape" if "shape" not in full else "pattern"
-        raise ParamError(missing, None, PARAMS[missing])
-    _validate(full)
-    full["pattern"] = parse_pattern(full["pattern"]).label
-    return SpmmInstance(full, seed)
-
-
-def _validate(p: dict[str, Any]) -> None:
-    shape = p["shape"]
-    if isinstance(shape, str):
-        if shape not in LAYER_SHAPES:
-            raise ParamError("shape", shape, PARAMS["shape"])
-    elif not (isinstance(shape, list) and len(shape) == 2
-              and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape)):
-        raise ParamError("shape", shape, "[M, K] with integers >= 1, or " + PARAMS["shape"])
-    for name in ("n", "scale"):
-        if not isinstance(p[name], int) or isinstance(p[name], bool) or p[name] < 1:
-            raise ParamError(name, p[name], PARAMS[name])
-    if isinstance(shape, str) and min(LAYER_SHAPES[shape]) < p["scale"]:
-        raise ParamError("scale", p["scale"], f"at most {min(LAYER_SHAPES[shape])} for {shape}")
-    if p["dtype"] not in DTYPES:
-        raise ParamError("dtype", p["dtype"], PARAMS["dtype"])
-    if p["mask"] not in MASK_METHODS:
-        raise ParamError("mask", p["mask"], PARAMS["mask"])
-    m, k = _resolve_shape(shape, p["scale"])
+    """One grid point (typed and defaulted by the harness); checks across fields here."""
+    shape, scale = params["shape"], params["scale"]
+    if isinstance(shape, str) and min(LAYER_SHAPES[shape]) < scale:
+        raise ParamError("scale", scale, f"at most {min(LAYER_SHAPES[shape])} for {shape}")
+    m, k = _resolve_shape(shape, scale)
     if m * k * 8 > 2**34:
         raise ParamError("shape", shape, "M*K*8 bytes <= 16 GiB (the float64 reference)")
-    parse_pattern(p["pattern"])
+    return SpmmInstance(dict(params), seed)
 
 
 def plot_speedup_vs_density(frame, out_dir):
@@ -167,6 +164,8 @@ def plot_speedup_vs_density(frame, out_dir):
 
 register_family(FamilySpec(
     name="spmm", build=build, params=PARAMS, baseline_kernel="dense",
-    accuracy_metric="rel_error",
+    accuracy=(AccuracyMetric("rel_error", higher_is_better=False, low=0.0,
+                             description="relative Frobenius error vs float64"),),
+    timed_scope="one W @ X product on a batch already on the device",
     description="sparse weights (M x K) x dense activations (K x N)",
     plot=plot_speedup_vs_density))

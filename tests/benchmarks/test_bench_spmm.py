@@ -6,9 +6,9 @@ In CI (``--benchmark-disable``) each runs once as a test; ``pytest tests/benchma
 
 import pytest
 
+from suite.context import KernelContext
 from suite.errors import Unsupported
-from suite.registry import KernelContext, find_kernel, make_device
-from suite.workloads.spmm import build
+from suite.registry import find_kernel, get_family, make_device
 
 KERNELS = ["dense", "scipy-csr", "csr-numba", "mkl-csr", "nm-numba"]
 
@@ -16,7 +16,8 @@ KERNELS = ["dense", "scipy-csr", "csr-numba", "mkl-csr", "nm-numba"]
 @pytest.mark.parametrize("pattern", ["2:4", "1:4"])
 @pytest.mark.parametrize("name", KERNELS)
 def test_bench_spmm(benchmark, name, pattern):
-    instance = build({"shape": [128, 256], "n": 64, "pattern": pattern}, seed=0)
+    instance = get_family("spmm").instantiate(
+        {"shape": [128, 256], "n": 64, "pattern": pattern}, seed=0)
     inputs = instance.build_inputs()
     spec = find_kernel("spmm", name, "cpu")
     if spec.missing_needs():
@@ -25,6 +26,7 @@ def test_bench_spmm(benchmark, name, pattern):
         prep = spec.prepare(instance, inputs, KernelContext(device=make_device("cpu")))
     except Unsupported as exc:
         pytest.skip(str(exc))
-    out = benchmark(prep.run)
-    check = instance.check(prep.to_host(out), instance.reference(inputs), inputs, prep)
+    x = prep.put(inputs.x)
+    out = benchmark(prep.run, x)
+    check = instance.check(prep.to_host(out), instance.reference(inputs, inputs.x), inputs, prep)
     assert check.valid, check.reason

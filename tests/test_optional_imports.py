@@ -1,0 +1,28 @@
+"""A missing optional library skips the rows that need it and never a family's baseline."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+PROBE = textwrap.dedent("""
+    import sys
+    sys.modules["numba"] = None          # as if numba were not installed
+    from suite import registry
+    assert not registry.broken_plugins(), registry.broken_plugins()
+    for family in ("spmm", "moe"):
+        assert "dense" in registry.kernel_names(family, "cpu"), family
+    spec = registry.find_kernel("spmm", "nm-numba", "cpu")
+    print("ok", spec is not None)
+""")
+
+
+def test_without_numba_every_family_keeps_its_dense_baseline():
+    result = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok True"
