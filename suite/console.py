@@ -77,14 +77,16 @@ def family_table(family: str, part) -> Table:
 
     rank = rank_basis(part) == RANK
     scenarios = sorted(set(part.get("scenario", ["batch"])))
-    table = Table(title=f"{family}", show_lines=False, header_style="bold")
+    table = Table(title=f"{family}", show_lines=False, header_style="bold",
+                  caption=f"times in ms, {_basis_text(part)}", caption_justify="left")
     headers = (["instance", "system"] + (["scenario"] if len(scenarios) > 1 else [])
                + ["status", *_timing_headers(part), "speedup"]
                + ([f"vs {baseline_names(part, RANK)}"] if rank else [])
                + ["GFLOP/s", metric_info(part).label.replace(" (", "\n("), "roofline"])
     for name in headers:
         left = name in ("instance", "system", "scenario", "status")
-        table.add_column(escape(name), justify="left" if left else "right")
+        table.add_column(escape(name), justify="left" if left else "right",
+                         no_wrap=name == "system", min_width=24 if name == "instance" else None)
     for _, row in part.sort_values(["instance_label", "system"]).iterrows():
         cells = ([escape(row.instance_label), escape(row.system)]
                  + ([row.scenario] if len(scenarios) > 1 else [])
@@ -103,8 +105,7 @@ def _timing_headers(part) -> list[str]:
     middle, tail = ("p50 ms", "p99 ms") if per_query else ("median ms", "p90 ms")
     if not per_query and "per_query" in set(part.get("scenario", [])):
         tail = "p90 ms\n(p99 per query)"
-    basis = _basis_text(part)
-    return [f"{middle}\n{basis}", f"{tail}\n{basis}"]
+    return [middle, tail]
 
 
 def _basis_text(part) -> str:
