@@ -27,19 +27,26 @@ examples:
   # a whole network (SCALE-Sim topology CSV, or the packaged bert-base)
   run-suite simulate --hw flexible-32x32 --workload bert-base --nm 1:4 --out runs/bert
 
-  # what-if sweep: 3 array sizes x 3 weight patterns, in parallel on a local Dask cluster
+  # what-if sweep: 3 array sizes x 3 weight patterns x 3 hardware supports, in parallel
+  # on a local Dask cluster; the weights' pattern (nm) and what the PEs can skip
+  # (hw_sparsity) are separate axes: 2:4 weights gain nothing on a dense array
   run-suite simulate --hw dense-32x32 --workload bert-base \\
-      --sweep rows=16,32,64 nm=2:4,1:4,dense --out runs/sweep --workers 2
+      --sweep rows=16,32,64 nm=2:4,1:4,dense hw_sparsity=dense,2:4,flexible-8 \\
+      --out runs/sweep --workers 2
 
   # a per-cycle PE activity trace of a small GEMM
   run-suite simulate --hw sparse-tc-32x32 --workload GEMM:64,64,64 --nm 2:4 --trace t.csv
 
 workloads: GEMM:M,N,K | CONV:H,W,FH,FW,C,F,STRIDE | a topology CSV | bert-base
-sweep keys: array (32x32), nm (2:4 or dense), and any hw config field: rows, cols,
-  dataflow, clock_ghz, dram_bandwidth_bytes_per_cycle, dram_latency_cycles,
-  ifmap_sram_kib, filter_sram_kib, ofmap_sram_kib, word_bytes, metadata_bits, ...
+sweep keys: array (32x32); nm: the weights' pattern (2:4 or dense; --nm when not swept);
+  hw_sparsity: the hardware's patterns (dense, 2:4, 2:4+1:4, flexible-8); and any hw config
+  field: rows, cols, dataflow, clock_ghz, dram_bandwidth_bytes_per_cycle,
+  dram_latency_cycles, ifmap_sram_kib, filter_sram_kib, ofmap_sram_kib, word_bytes,
+  metadata_bits, tech_node_nm (45, 16, 7, 5: area only), ...
 sweep output: <out>/sweep.jsonl (one line per config, streamed), sweep.csv, sweep.md,
-  sweep_<key>.png (speedup and energy over dense against each swept key)
+  sweep_<key>.png (speedup, energy and area against each swept key, median and spread),
+  heatmap_<a>_x_<b>.png (two-axis grid), pareto.md and pareto.png (configs not beaten on
+  speedup over --hw, energy and area at once)
 """
 
 
@@ -98,7 +105,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers: got {args.workers}; allowed: an integer >= 1")
     if args.sweep:
-        return _sweep(args, cfg, layers)
+        return _sweep(args, cfg, layers, nm)
     return _single(args, cfg, layers, nm)
 
 
@@ -131,20 +138,28 @@ def _write_trace(path: Path, array, layers, nm) -> None:
     print(f"wrote {path} ({len(report.trace)} cycles)")
 
 
-def _sweep(args, cfg, layers) -> int:
+def _sweep(args, cfg, layers, nm) -> int:
     from simulators.sweep import expand_sweep, parse_sweep_args, run_sweep
 
-    points = expand_sweep(parse_sweep_args(args.sweep), cfg)
+    points = expand_sweep(parse_sweep_args(args.sweep), cfg, nm=nm)
     out = args.out or Path("runs") / time.strftime("simulate-%Y%m%d-%H%M%S")
     start = time.perf_counter()
-    rows = run_sweep(points, layers, out, scheduler=args.scheduler, workers=args.workers)
-    table = (out / "sweep.md").read_text().splitlines()
-    shown = table[:2 + MAX_TABLE_ROWS]
-    print("\n".join(shown))
-    if len(table) > len(shown):
-        print(f"... {len(table) - len(shown)} more rows in {out / 'sweep.md'}")
+    title = f"{args.workload} on {cfg.name}"
+    rows = run_sweep(points, layers, out, scheduler=args.scheduler, workers=args.workers,
+                     base=cfg, title=title)
+    _print_head(out / "sweep.md", 2 + MAX_TABLE_ROWS)
+    if (out / "pareto.md").is_file():
+        print()
+        _print_head(out / "pareto.md", 6 + MAX_TABLE_ROWS)
     print(f"{len(rows)} configs in {time.perf_counter() - start:.1f} s; results in {out}")
     return 0
+
+
+def _print_head(path: Path, lines: int) -> None:
+    table = path.read_text().splitlines()
+    print("\n".join(table[:lines]))
+    if len(table) > lines:
+        print(f"... {len(table) - lines} more rows in {path}")
 
 
 def _fmt(value) -> str:

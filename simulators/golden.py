@@ -7,7 +7,8 @@ Regenerate (needs a python with ``scalesim==3.0.0`` and ``numpy==2.2.6``)::
     .scalesim-venv/bin/python -m simulators.golden --out tests/golden/scalesim_golden.json
 
 ``--case ID`` prints one case's SCALE-Sim numbers as JSON (the live tests call this through
-``SCALESIM_PYTHON``); ``--bench`` times SCALE-Sim and this simulator on the same layer.
+``SCALESIM_PYTHON``); ``--sparse`` prints SCALE-Sim's cycles of the N:M cases (its sparse
+mode); ``--bench [CASE|all]`` times SCALE-Sim and this simulator on the same layer.
 Runs SCALE-Sim in CALC bandwidth mode with traces off (``save_disk_space=True``). Nothing
 heavy is imported at module level: ``suite.registry`` imports every ``simulators`` module.
 """
@@ -48,7 +49,22 @@ CASES = [
     ("conv-ws-128x128", "ws", 128, 128, "conv", (28, 28, 3, 3, 32, 64, 1)),
 ]
 BENCH_CASES = [("bench-ws-32x32", "ws", 32, 32, "gemm", (256, 256, 256)),
-               ("bench-bert-attn-out-ws-32x32", "ws", 32, 32, "gemm", (128, 768, 768))]
+               ("bench-bert-attn-out-ws-32x32", "ws", 32, 32, "gemm", (128, 768, 768)),
+               ("bench-ws-32x32-32", "ws", 32, 32, "gemm", (32, 32, 32)),
+               ("bench-ws-32x32-64", "ws", 32, 32, "gemm", (64, 64, 64)),
+               ("bench-ws-32x32-128", "ws", 32, 32, "gemm", (128, 128, 128)),
+               ("bench-ws-32x32-512", "ws", 32, 32, "gemm", (512, 512, 512))]
+
+# N:M cases (SCALE-Sim's sparse mode, its first-N-of-every-M pattern): equal to ours with
+# ``metadata_decode_cycles: 0`` (SCALE-Sim models no index-decode stage).
+SPARSE_CASES = [(case_id, dataflow, rows, cols, "gemm", params, nm)
+                for case_id, dataflow, rows, cols, params in (
+                    ("sparse-ws-8x8", "ws", 8, 8, (64, 48, 40)),
+                    ("sparse-os-8x8", "os", 8, 8, (64, 48, 40)),
+                    ("sparse-is-8x8", "is", 8, 8, (64, 48, 40)),
+                    ("sparse-ws-16x16-ragged", "ws", 16, 16, (100, 70, 33)),
+                    ("sparse-os-16x16-ragged", "os", 16, 16, (100, 70, 33)))
+                for nm in ("2:4", "1:4", "2:8")]
 
 CONFIG = """[general]
 run_name = {name}
@@ -132,6 +148,24 @@ def run_scalesim(case: tuple) -> dict:
             "compute_report": compute, "detailed_access_report": detail}
 
 
+def run_scalesim_sparse(case: tuple) -> dict:
+    """One N:M case through SCALE-Sim's sparse mode; its "Total Cycles"."""
+    from scalesim.scale_sim import scalesim
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        config, topology, layout = _write_inputs(case[:6], folder)
+        config.write_text(config.read_text().replace("SparsitySupport: false",
+                                                     "SparsitySupport: true"))
+        header, row = topology.read_text().splitlines()
+        topology.write_text(f"{header} Sparsity,\n{row} {case[6]},\n")
+        sim = scalesim(save_disk_space=True, verbose=False, config=str(config),
+                       topology=str(topology), layout=str(layout), input_type_gemm=True)
+        sim.run_scale(top_path=str(folder / "out"))
+        compute = _rows(folder / "out" / case[0] / "COMPUTE_REPORT.csv")
+    return {"id": case[0], "nm": case[6], "total_cycles": int(compute["Total Cycles"])}
+
+
 def _rows(path: Path) -> dict[str, float]:
     header, values = [line.split(",") for line in path.read_text().splitlines()[:2]]
     return {h.strip(): float(v) for h, v in zip(header, values, strict=True) if h.strip()}
@@ -161,12 +195,21 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, help="write every case to this JSON file")
     parser.add_argument("--case", help="print one case's SCALE-Sim numbers as JSON")
+    parser.add_argument("--sparse", action="store_true",
+                        help="print SCALE-Sim's cycles of every N:M case, one JSON line each")
     parser.add_argument("--bench", nargs="?", const=BENCH_CASES[0][0], metavar="CASE",
                         help="time SCALE-Sim vs this simulator on one case (default "
-                             f"{BENCH_CASES[0][0]}; also {BENCH_CASES[1][0]})")
+                             f"{BENCH_CASES[0][0]}; 'all': every bench case, one JSON "
+                             "line each)")
     args = parser.parse_args(argv)
     if args.case:
         print(json.dumps(run_scalesim(case_by_id(args.case))))
+    elif args.sparse:
+        for case in SPARSE_CASES:
+            print(json.dumps(run_scalesim_sparse(case)), flush=True)
+    elif args.bench == "all":
+        for case in BENCH_CASES:
+            print(json.dumps(bench(case)), flush=True)
     elif args.bench:
         print(json.dumps(bench(case_by_id(args.bench)), indent=1))
     else:

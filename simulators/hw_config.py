@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from simulators.area import TECH_NODES_NM
 from suite.errors import ParamError, UserError
 
 HW_DIR = Path(__file__).parent / "hw"
@@ -81,6 +82,7 @@ class HardwareConfig:
     """One accelerator: array, dataflow, clock, sparsity support, buffers, DRAM, energy.
 
     SRAM sizes are the whole double-buffered buffer (half is active, half refills).
+    ``tech_node_nm`` scales the area model (``simulators.area``); energy stays 45 nm.
     """
 
     name: str = "custom"
@@ -97,6 +99,7 @@ class HardwareConfig:
     word_bytes: int = 1
     dram_bandwidth_bytes_per_cycle: float = 32.0
     dram_latency_cycles: int = 100
+    tech_node_nm: int = 45
     energy: EnergyTable = field(default_factory=EnergyTable)
 
     @classmethod
@@ -170,7 +173,8 @@ def _energy(raw: Any, source: str) -> EnergyTable:
 
 
 _POSITIVE_INT = ("rows", "cols", "word_bytes")
-_NONNEG_INT = ("metadata_bits", "metadata_decode_cycles", "dram_latency_cycles")
+_NONNEG_INT = ("metadata_bits", "metadata_decode_cycles", "dram_latency_cycles",
+               "tech_node_nm")
 _POSITIVE_NUM = ("clock_ghz", "ifmap_sram_kib", "filter_sram_kib", "ofmap_sram_kib",
                  "dram_bandwidth_bytes_per_cycle")
 
@@ -194,6 +198,11 @@ def _validate(cfg: HardwareConfig, source: str) -> None:
             raise bad(name, "a number > 0")
     if cfg.dataflow not in DATAFLOWS:
         raise bad("dataflow", " | ".join(DATAFLOWS))
+    if cfg.tech_node_nm not in TECH_NODES_NM:
+        raise bad("tech_node_nm", " | ".join(str(n) for n in TECH_NODES_NM)
+                  + " (nodes with a sourced SRAM bit cell; simulators/area.py)")
+    if cfg.word_bytes not in (1, 2, 4):
+        raise bad("word_bytes", "1 (int8), 2 (fp16) or 4 (fp32)")
     if cfg.rows > 4096 or cfg.cols > 4096:
         raise bad("rows" if cfg.rows > 4096 else "cols", "at most 4096")
     largest_m = max([m for _, m in cfg.sparsity.candidates()], default=1)

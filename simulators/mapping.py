@@ -66,8 +66,8 @@ def tile_width(cfg: HardwareConfig, gemm: Gemm) -> int:
 class Folds:
     """Per fold: tile, row/col fold index, PEs used, temporal length and cycles.
 
-    ``k_lo``/``k_hi``: the dense K range of activations the fold needs (a compressed
-    row block of an n:m tile spans m/n times as many activations).
+    ``k_lo``/``k_hi``: the dense K range of activations the fold needs: every group of m
+    that one of its compressed slots belongs to (about m/n times its rows).
     """
 
     tile: np.ndarray
@@ -125,7 +125,10 @@ def _k_spatial_folds(cfg: HardwareConfig, gemm: Gemm, plan: TilePlan) -> Folds:
     sparse = plan.sparse[tile]
     cycles = 2 * r + c + temporal - 2 + sparse * cfg.metadata_decode_cycles
     n, m = plan.n[tile], plan.m[tile]
-    k_lo = np.minimum(gemm.k, (row_fold * r * m) // n)
-    k_hi = np.minimum(gemm.k, -(-((row_fold * r + rows_used) * m) // n))
+    # A slot's mux picks among its whole group of m activations: the fold needs every
+    # activation of the groups its slots belong to (slots run n per group).
+    first_slot = row_fold * r
+    k_lo = np.minimum(gemm.k, (first_slot // n) * m)
+    k_hi = np.minimum(gemm.k, ((first_slot + rows_used - 1) // n + 1) * m)
     return Folds(tile, row_fold, col_fold, rows_used, _used(col_total, c, col_fold), temporal,
                  cycles, k_lo, k_hi, sparse)

@@ -73,13 +73,22 @@ class GemmReport:
 
 @dataclass(frozen=True)
 class TopologyReport:
-    """A network: its layers' reports and the totals over them."""
+    """A network: its layers' reports and the totals over them.
+
+    ``counts`` (optional): how many times each report occurs in the network, so a sweep
+    can keep one report per distinct layer (None: every layer once).
+    """
 
     hw: str
     layers: tuple[GemmReport, ...]
+    counts: tuple[int, ...] | None = None
+
+    def _weights(self) -> tuple[int, ...]:
+        return self.counts if self.counts is not None else (1,) * len(self.layers)
 
     def _sum(self, name: str) -> float:
-        return sum(getattr(layer, name) for layer in self.layers)
+        return sum(getattr(layer, name) * count
+                   for layer, count in zip(self.layers, self._weights(), strict=True))
 
     @property
     def total_cycles(self) -> int:
@@ -123,7 +132,7 @@ class TopologyReport:
         return self.energy_j / self._sum("dense_energy_j")
 
     def summary(self) -> dict[str, Any]:
-        return {"hw": self.hw, "layers": len(self.layers), "total_cycles": self.total_cycles,
+        return {"hw": self.hw, "layers": sum(self._weights()), "total_cycles": self.total_cycles,
                 "compute_cycles": self.compute_cycles, "stall_cycles": self.stall_cycles,
                 "pe_utilization": self.pe_utilization, "dram_bytes": self.dram_bytes,
                 "energy_j": self.energy_j, "time_s": self.time_s,

@@ -1,8 +1,9 @@
 """Which N:M pattern each weight tile runs with, and the compressed form the PEs hold.
 
 Entry points: ``plan_tiles(support, ...)`` picks, per tile of filters that share one fold
-schedule, the supported pattern with the shortest compressed K (``ceil(K/M) * N``); a tile
-no supported pattern covers falls back to dense, as real hardware must. ``nm_matmul`` uses
+schedule, the supported pattern with the shortest compressed K (``compressed_k``: N slots per
+full group of M, and ``min(K mod M, N)`` for a last, partial group); a tile no supported
+pattern covers falls back to dense, as real hardware must. ``nm_matmul`` uses
 the values + in-group indices the PEs hold (``kernels.spmm.formats.NMMatrix``, the same N:M
 format the real kernels run) for the functional output.
 Masks are ``(filters, K)``: one row per output feature, N:M groups run along K.
@@ -19,6 +20,13 @@ from kernels.spmm.formats import NMMatrix
 from simulators.hw_config import SparsitySupport
 
 DENSE = (1, 1)  # a dense tile: every "group" of one weight keeps its one weight
+
+
+def compressed_k(k: int, n, m: int):
+    """Slots an n:m tile of reduction length ``k`` occupies: n per full group of m, and
+    ``min(k mod m, n)`` for a last, partial group (it holds no more weights than that).
+    ``n`` may be an array (flexible hardware reads it off each tile)."""
+    return (k // m) * n + np.minimum(k % m, n)
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ def plan_tiles(support: SparsitySupport, k: int, filters: int, tile_filters: int
         need = _required_n(mask, nm, m, k, sizes)
         n = np.maximum(need, 1) if n_fixed == 0 else np.full(tiles, n_fixed)
         ok = need <= n
-        k_c = math.ceil(k / m) * n
+        k_c = compressed_k(k, n, m)
         better = ok & (k_c < best_k)
         best_n, best_m = np.where(better, n, best_n), np.where(better, m, best_m)
         best_k = np.where(better, k_c, best_k)

@@ -1,8 +1,11 @@
-"""Tables and plots of a finished sweep: ``sweep.csv``, ``sweep.md`` and PNGs.
+"""Tables and plots of a finished sweep: ``sweep.csv``, ``sweep.md``, PNGs and the Pareto front.
 
-Entry point: ``write_reports(rows, swept_keys, out_dir) -> list[Path]``. One PNG per swept
-key: speedup over dense and energy ratio against that key's values, one line per ``nm``
-value when ``nm`` is swept too (other keys averaged). matplotlib is imported here only.
+Entry point: ``write_reports(rows, swept_keys, out_dir, title="", base_label="the base")
+-> list[Path]``. Writes ``sweep.csv`` (every field of every row), ``sweep.md`` (config,
+weights' pattern, hardware's patterns, cycles, utilization, energy, area, speedups),
+``sweep_<key>.png`` per swept key and a heatmap of a two-axis grid (``simulators.
+sweep_plots``), and ``pareto.md`` / ``pareto.png`` (``simulators.pareto``).
+pandas and matplotlib are imported here only.
 """
 
 from __future__ import annotations
@@ -10,65 +13,55 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-TABLE_COLUMNS = ("config", "total_cycles", "pe_utilization", "energy_j", "speedup_vs_dense",
-                 "energy_ratio_vs_dense")
+from simulators.sweep_plots import plot_heatmap, plot_key
+
+TABLE_COLUMNS = ("config", "weights_nm", "hw_sparsity", "total_cycles", "pe_utilization",
+                 "energy_j", "area_total_mm2", "speedup_vs_dense", "energy_ratio_vs_dense",
+                 "speedup_vs_base")
 
 
-def write_reports(rows: list[dict[str, Any]], keys: list[str], out_dir: Path) -> list[Path]:
+def write_reports(rows: list[dict[str, Any]], keys: list[str], out_dir: Path, title: str = "",
+                  base_label: str = "the base config") -> list[Path]:
     import pandas as pd
+
+    from simulators.pareto import write_pareto
 
     frame = pd.DataFrame(rows)
     written = [out_dir / "sweep.csv", out_dir / "sweep.md"]
     frame.to_csv(written[0], index=False)
     written[1].write_text(_markdown(frame))
-    if not frame.empty:
-        written += [_plot(frame, key, out_dir) for key in keys]
+    if frame.empty:
+        return written
+    title = title or "sweep"
+    written += [plot_key(frame, key, keys, out_dir, title) for key in keys]
+    pair = heatmap_pair(keys)
+    if pair:
+        written.append(plot_heatmap(frame, pair, keys, out_dir, title))
+    if "speedup_vs_base" in frame:
+        written += write_pareto(frame, out_dir, title, base_label)
     return written
 
 
+def heatmap_pair(keys: list[str]) -> tuple[str, str] | None:
+    """The weights x hardware grid when both are swept, else the first two swept keys."""
+    if {"nm", "hw_sparsity"} <= set(keys):
+        return "nm", "hw_sparsity"
+    return (keys[0], keys[1]) if len(keys) >= 2 else None
+
+
 def _markdown(frame) -> str:
-    lines = ["| config | cycles | utilization | energy (uJ) | speedup over dense | energy / dense |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for row in frame.itertuples(index=False):
-        lines.append(f"| {row.config} | {row.total_cycles:,} | {row.pe_utilization:.3f} | "
-                     f"{row.energy_j * 1e6:,.2f} | {_num(row.speedup_vs_dense)} | "
-                     f"{_num(row.energy_ratio_vs_dense)} |")
+    lines = ["| config | weights | hw sparsity | cycles | utilization | energy (uJ) | "
+             "area (mm2) | speedup over dense | energy / dense | speedup vs base |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in frame.to_dict("records"):
+        lines.append(f"| {row['config']} | {row.get('weights_nm', '-')} | "
+                     f"{row.get('hw_sparsity', '-')} | {row['total_cycles']:,} | "
+                     f"{row['pe_utilization']:.3f} | {row['energy_j'] * 1e6:,.2f} | "
+                     f"{_num(row.get('area_total_mm2'))} | {_num(row['speedup_vs_dense'])} | "
+                     f"{_num(row['energy_ratio_vs_dense'])} | "
+                     f"{_num(row.get('speedup_vs_base'))} |")
     return "\n".join(lines) + "\n"
 
 
 def _num(value) -> str:
     return "-" if value is None or value != value else f"{value:.3f}"
-
-
-def _order(values) -> list[int]:
-    """Numeric order when every value is a number (sweep values arrive as text), else as is."""
-    try:
-        numbers = [float(v) for v in values]
-    except ValueError:
-        return list(range(len(values)))
-    return sorted(range(len(values)), key=numbers.__getitem__)
-
-
-def _plot(frame, key: str, out_dir: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    groups = frame.groupby("nm") if "nm" in frame and key != "nm" else [("all", frame)]
-    for label, part in groups:
-        means = part.groupby(key, sort=False)[["speedup_vs_dense", "energy_ratio_vs_dense"]].mean()
-        means = means.iloc[_order(means.index)]
-        for axis, column in zip(axes, means.columns, strict=True):
-            axis.plot(means.index.astype(str), means[column], marker="o", label=f"nm={label}")
-    for axis, title in zip(axes, ("speedup over dense", "energy / dense"), strict=True):
-        axis.set_xlabel(key)
-        axis.set_title(title)
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=8)
-    fig.tight_layout()
-    path = out_dir / f"sweep_{key}.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path

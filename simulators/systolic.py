@@ -9,6 +9,9 @@ Entry points::
 ``weight_mask`` is ``(N, K)`` bool (one row per output feature); ``nm=(2, 4)`` stands for
 weights that are exactly N:M when no mask is at hand. Cost: a few numpy operations per
 layer over arrays with one entry per fold; nothing loops per cycle or per PE.
+``trace=True`` adds the per-cycle busy-PE count from the cycle-stepped engine
+(``simulators.stepped``: small layers only), which is also what this closed form is tested
+against.
 """
 
 from __future__ import annotations
@@ -64,7 +67,11 @@ class SystolicArray:
         dense = None
         if compare_dense:
             dense = self.dense.simulate_gemm(gemm, weight_mask, nm, compare_dense=False)
-        return _report(self.cfg, gemm, plan, folds, dense, trace)
+        busy = None
+        if trace:
+            weights = None if weight_mask is None else weight_mask.astype(float)
+            busy = pe_activity_trace(self.cfg, gemm, plan, weights)
+        return _report(self.cfg, gemm, plan, folds, dense, busy)
 
 
 def simulate_gemm(array: SystolicArray, m: int, n: int, k: int, *, name: str = "gemm",
@@ -84,7 +91,7 @@ def _check_mask(gemm: Gemm, mask: np.ndarray | None) -> None:
 
 
 def _report(cfg: HardwareConfig, gemm: Gemm, plan, folds: Folds,
-            dense: GemmReport | None, trace: bool) -> GemmReport:
+            dense: GemmReport | None, trace: np.ndarray | None) -> GemmReport:
     mem = memory_model(cfg, gemm, folds, plan)
     pes = cfg.rows * cfg.cols
     compute = int(folds.cycles.sum()) - SCALESIM_LAST_CYCLE_OFFSET
@@ -97,8 +104,8 @@ def _report(cfg: HardwareConfig, gemm: Gemm, plan, folds: Folds,
     energy_j = sum(energy.values())
     return GemmReport(
         gemm.name, gemm.m, gemm.n, gemm.k, cfg.name, cfg.dataflow, cfg.rows, cfg.cols,
-        folds.count, compute, mem.stall_cycles, total, macs, macs / (total * pes),
-        macs / (compute * pes), float((used / pes).mean()),
+        folds.count, compute, mem.stall_cycles, total, macs, macs / (max(total, 1) * pes),
+        macs / (max(compute, 1) * pes), float((used / pes).mean()),
         float((used * folds.temporal / (pes * span)).mean()),
         mem.ifmap_sram_reads, mem.filter_sram_reads, mem.ofmap_sram_writes, mem.ofmap_sram_reads,
         mem.metadata_sram_bytes, mem.ifmap_dram_bytes, mem.filter_dram_bytes,
@@ -107,4 +114,4 @@ def _report(cfg: HardwareConfig, gemm: Gemm, plan, folds: Folds,
                                              / plan.filters.sum()),
         plan.fallback_fraction, plan.pattern_counts(),
         dense.total_cycles if dense else None, dense.energy_j if dense else None,
-        pe_activity_trace(cfg, folds) if trace else None)
+        trace)

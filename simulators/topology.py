@@ -1,7 +1,8 @@
 """Networks as layer lists: SCALE-Sim topology CSVs in, one report per network out.
 
-Entry points: ``read_topology(path_or_name) -> list[Layer]`` and
-``simulate_topology(array, layers, nm=None) -> TopologyReport``. Two CSV formats, as
+Entry points: ``read_topology(path_or_name) -> list[Layer]``,
+``simulate_topology(array, layers, nm=None) -> TopologyReport`` (a report per layer) and
+``summarize_topology`` (the same totals from one report per distinct layer, for sweeps). Two CSV formats, as
 SCALE-Sim reads them (every row ends with a comma)::
 
     Layer, M, N, K,                                  # GEMM
@@ -83,17 +84,39 @@ def _layer(path: Path, number: int, fields: list[str], conv: bool) -> Layer:
     return Layer(Gemm(fields[0], m, n, k), nm)
 
 
+def _pattern(layer: Layer, nm: tuple[int, int] | None) -> tuple[int, int] | None:
+    pattern = layer.nm if layer.nm is not None else nm
+    return None if pattern is None or pattern[0] == pattern[1] else pattern
+
+
+def _distinct(array: SystolicArray, layers: list[Layer], nm, compare_dense: bool):
+    """One report per distinct layer (shape, conv input, pattern) and, per layer, its key."""
+    cache: dict[tuple, GemmReport] = {}
+    keys = []
+    for layer in layers:
+        pattern, gemm = _pattern(layer, nm), layer.gemm
+        key = (gemm.m, gemm.n, gemm.k, gemm.ifmap_words, pattern)
+        if key not in cache:
+            cache[key] = array.simulate_gemm(gemm, nm=pattern, compare_dense=compare_dense)
+        keys.append(key)
+    return cache, keys
+
+
 def simulate_topology(array: SystolicArray, layers: list[Layer],
                       nm: tuple[int, int] | None = None,
                       compare_dense: bool = True) -> TopologyReport:
     """Every layer once; identical layers (same shape and pattern) are simulated once."""
-    cache: dict[tuple, GemmReport] = {}
-    reports = []
-    for layer in layers:
-        pattern = layer.nm if layer.nm is not None else nm
-        pattern = None if pattern is None or pattern[0] == pattern[1] else pattern
-        key = (layer.gemm.m, layer.gemm.n, layer.gemm.k, pattern)
-        if key not in cache:
-            cache[key] = array.simulate_gemm(layer.gemm, nm=pattern, compare_dense=compare_dense)
-        reports.append(dataclasses.replace(cache[key], name=layer.gemm.name))
+    cache, keys = _distinct(array, layers, nm, compare_dense)
+    reports = [dataclasses.replace(cache[key], name=layer.gemm.name)
+               for key, layer in zip(keys, layers, strict=True)]
     return TopologyReport(array.cfg.name, tuple(reports))
+
+
+def summarize_topology(array: SystolicArray, layers: list[Layer],
+                       nm: tuple[int, int] | None = None,
+                       compare_dense: bool = True) -> TopologyReport:
+    """The same totals as ``simulate_topology``, holding one report per distinct layer with
+    its count (no per-layer copies: what sweeps over thousands of configs need)."""
+    cache, keys = _distinct(array, layers, nm, compare_dense)
+    counts = {key: keys.count(key) for key in cache}
+    return TopologyReport(array.cfg.name, tuple(cache.values()), tuple(counts.values()))

@@ -57,9 +57,20 @@ def write_reports(run_dir: Path) -> list[Path]:
     for family, part in frame.groupby("family"):
         spec = registry.families().get(family)
         if spec is not None and spec.plot is not None:
-            written += spec.plot(part, run_dir)
-        written += plots.cap_radar(part, run_dir, family)
+            written += _drawn(lambda: spec.plot(part, run_dir), f"{family} plot")
+        written += _drawn(lambda: plots.cap_radar(part, run_dir, family), f"{family} radar")
     return written
+
+
+def _drawn(draw, what: str) -> list[Path]:
+    """A plot that cannot be drawn (no data of its kind) costs itself, never the tables."""
+    import sys
+    try:
+        return list(draw())
+    except Exception as exc:
+        print(f"run-suite: warning: {what} not drawn: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return []
 
 
 def overhead_only(frame: pd.DataFrame) -> pd.Series:

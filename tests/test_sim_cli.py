@@ -14,7 +14,7 @@ def test_help_teaches_with_examples(capsys):
         assert done.code == 0
     out = capsys.readouterr().out
     assert "run-suite simulate --hw sparse-tc-32x32 --workload GEMM:128,3072,768 --nm 2:4" in out
-    assert "--sweep rows=16,32,64 nm=2:4,1:4,dense" in out
+    assert "--sweep rows=16,32,64 nm=2:4,1:4,dense hw_sparsity=dense,2:4,flexible-8" in out
 
 
 def test_single_gemm(capsys, tmp_path):
@@ -38,7 +38,8 @@ def test_sweep_prints_the_table(capsys, tmp_path):
                  "--sweep", "rows=8,16", "nm=2:4,dense", "--scheduler", "synchronous",
                  "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "| rows=8 nm=2:4 |" in out and "4 configs in" in out
+    assert "| rows=8 nm=2:4 | 2:4 | dense |" in out and "4 configs in" in out
+    assert "Pareto front" in out
 
 
 def test_bad_input_is_one_line_and_exit_2(capsys):

@@ -69,11 +69,12 @@ def test_densest_supported_pattern_covers_sparser_weights():
                          ).k_compressed_mean == 64
 
 
-def test_trace_counts_every_mac_once():
+def test_trace_counts_every_mac_once_and_every_cycle_stalls_included():
     report = simulate_gemm(array("os"), 40, 36, 24, nm=(2, 4), trace=True)
     assert report.trace.sum() == report.macs
     assert report.trace.max() <= 32 * 32
-    assert len(report.trace) == report.compute_cycles + 1
+    assert len(report.trace) == report.total_cycles + 1  # from the cycle-stepped engine
+    assert (report.trace == 0).sum() >= report.stall_cycles
 
 
 def test_dram_stalls_follow_bandwidth_and_latency():
@@ -107,3 +108,37 @@ def test_a_tile_larger_than_half_its_buffer_streams_every_fold():
                           compare_dense=False)
     assert roomy.ifmap_dram_bytes == 64 * 64
     assert tight.ifmap_dram_bytes == 2 * 64 * 64
+
+
+def test_a_partial_last_group_keeps_only_its_own_weights():
+    # K = 5 with 2:4: one full group (2 slots) and a last group of 1 weight (1 slot, not 2).
+    report = simulate_gemm(array("os", rows=8, cols=8), 8, 8, 5, nm=(2, 4))
+    assert report.k_compressed_mean == 3
+    assert report.compute_cycles == 3 + 8 + 8 - 2 + 1 - 1  # T = K' = 3, one decode cycle
+    # K = 1: a 2:4 layer this short cannot skip anything; it runs dense.
+    assert simulate_gemm(array("os"), 8, 8, 1, nm=(2, 4)).tile_patterns == {"dense": 1}
+
+
+def test_input_stationary_keeps_a_filter_that_fits_on_chip():
+    # is: 64 column folds (2,048 activation rows / 32) over one 4 KiB filter. It fits in half
+    # the 256 KiB filter buffer, so it is fetched once, not once per column fold.
+    report = simulate_gemm(array("is", "dense"), 2048, 64, 64, compare_dense=False)
+    assert report.filter_dram_bytes == 64 * 64
+    assert report.folds == 64 * 2
+
+
+def test_a_fold_reads_whole_groups_of_activations():
+    # 3:8 on 4 rows: fold 0 holds slots 0-3, i.e. groups 0 and 1: activations 0..15.
+    flexible = SystolicArray.from_config(HardwareConfig.from_dict(
+        {"rows": 4, "cols": 4, "sparsity": {"mode": "flexible", "max_m": 8},
+         "metadata_bits": 3}))
+    report = simulate_gemm(flexible, 10, 4, 16, nm=(3, 8), compare_dense=False)
+    assert report.tile_patterns == {"3:8": 1} and report.folds == 2  # K' = 6: 2 row folds
+    assert report.ifmap_sram_reads == 10 * 16 + 10 * 8  # fold 0: groups 0-1; fold 1: group 1
+
+
+def test_a_one_pe_array_runs_a_one_mac_layer():
+    one = SystolicArray.from_config(HardwareConfig.from_dict({"rows": 1, "cols": 1,
+                                                              "dataflow": "os"}))
+    report = simulate_gemm(one, 1, 1, 1)
+    assert report.compute_cycles == 0 and report.macs == 1

@@ -41,3 +41,13 @@ def test_network_totals_and_dense_attention():
     scores = [layer for layer in report.layers if "scores" in layer.name]
     assert scores and all(layer.tile_patterns == {"dense": 4} for layer in scores)
     assert 1.3 < report.speedup_vs_dense < 2 and report.energy_ratio_vs_dense < 1
+
+
+def test_summary_from_distinct_layers_equals_the_per_layer_one():
+    from simulators.topology import summarize_topology
+
+    array = SystolicArray.from_config(load_hw_config("flexible-32x32"))
+    layers = read_topology("bert-base")
+    full = simulate_topology(array, layers, nm=(1, 4)).summary()
+    short = summarize_topology(array, layers, nm=(1, 4))
+    assert len(short.layers) == 5 and short.summary() == pytest.approx(full)
