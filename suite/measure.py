@@ -17,74 +17,21 @@ Main entry: ``GroupMeasurement(rows, shared, cache).run() -> list[Outcome]``.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import math
 import time
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from suite import registry
 from suite.build_group import SharedBuild
-from suite.context import ArtifactCache, BuildUse, KernelContext
+from suite.context import ArtifactCache, KernelContext
 from suite.errors import Unsupported
-from suite.plan import System
+from suite.outcome import Outcome, Row, callable_with_batch, describe, is_v1
 from suite.validate import validate_outputs
-from suite.workload import Check, Prepared, WorkloadInstance
+
+__all__ = ["GroupMeasurement", "Outcome", "Row", "describe"]
 
 Clock = Callable[[], float]
-
-
-@dataclass(frozen=True)
-class Row:
-    """One (instance, system) to measure."""
-
-    instance: WorkloadInstance
-    system: System
-
-
-@dataclass(eq=False)
-class Outcome:
-    """What measuring one row produced, before metrics are derived."""
-
-    row: Row
-    index: int = -1  # position in the group's rows (what a watchdog names)
-    status: str = "ok"
-    reason: str = ""
-    check: Check | None = None
-    prepared: Prepared | None = None
-    run: Callable[[Any], Any] | None = None
-    samples_s: list[float] = field(default_factory=list)
-    calls_per_sample: int = 1
-    one_call_s: float = 0.0
-    prepare_s: float | None = None
-    spent_s: float = 0.0
-    uses: list[BuildUse] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)
-    baseline_samples_s: list[float] | None = None
-    feed: list[Any] | None = None   # the batches on the kernel's device (``Prepared.put``)
-    position: int = 0
-    last_output: Any = None
-    last_index: int = -1
-    stopped: bool = False
-
-    @property
-    def system(self) -> System:
-        return self.row.system
-
-    @property
-    def instance(self) -> WorkloadInstance:
-        return self.row.instance
-
-    def fail(self, status: str, reason: str) -> None:
-        self.status, self.reason, self.prepared, self.run = status, reason, None, None
-        self.last_output = self.feed = None
-
-    @property
-    def active(self) -> bool:
-        return self.status == "ok" and self.run is not None
 
 
 class GroupMeasurement:
@@ -151,10 +98,10 @@ class GroupMeasurement:
         outcome.prepare_s = self.clock() - start
         outcome.uses = list(ctx.uses)
         outcome.prepared = prepared
-        outcome.run = _callable_with_batch(prepared.run)
+        outcome.run = callable_with_batch(prepared.run)
         batches = self.shared.batches(instance)
         try:
-            outcome.feed = [prepared.put(b) for b in (batches[:1] if _is_v1(outcome)
+            outcome.feed = [prepared.put(b) for b in (batches[:1] if is_v1(outcome)
                                                       else batches)]
         except Exception as exc:
             outcome.fail("failed", f"moving the inputs to the device: {describe(exc)}")
@@ -302,33 +249,3 @@ class GroupMeasurement:
             baseline.samples_s = list(shadow.samples_s)
             baseline.calls_per_sample = shadow.calls_per_sample
             baseline.last_output, baseline.last_index = shadow.last_output, shadow.last_index
-
-
-def _callable_with_batch(run: Callable[..., Any]) -> Callable[[Any], Any]:
-    """``run`` itself when it takes the batch (v2), else a wrapper feeding it nothing (v1)."""
-    try:
-        params = inspect.signature(run).parameters.values()
-    except (TypeError, ValueError):
-        return run
-    takes = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
-                                             p.VAR_POSITIONAL)]
-    if takes:
-        return run
-    def wrapper(batch):
-        return run()
-
-    functools.update_wrapper(wrapper, run)
-    wrapper.v1 = True  # type: ignore[attr-defined]
-    return wrapper
-
-
-def _is_v1(outcome: Outcome) -> bool:
-    return getattr(outcome.run, "v1", False)
-
-
-def describe(exc: BaseException) -> str:
-    """Exception type, message and the innermost frame: enough to find the bug."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" (at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno})" if frames else ""
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {message}{where}"
