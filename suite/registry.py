@@ -41,18 +41,22 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
-import os
-import pkgutil
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from importlib.metadata import entry_points
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from suite.context import KernelContext  # noqa: F401  (re-exported: kernels' ctx)
 from suite.errors import Unsupported, UserError
 from suite.family import AccuracyMetric, FamilySpec, Param  # noqa: F401  (re-exported)
+from suite.plugins import (  # noqa: F401  (re-exported)
+    PLUGIN_ENV,
+    PLUGIN_GROUP,
+    broken_note,
+    broken_plugins,
+    load_plugins,
+    one_line,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -60,9 +64,6 @@ if TYPE_CHECKING:
     from suite.devices import Device
     from suite.workload import Prepared, WorkloadInstance
 
-PLUGIN_GROUP = "sparsecap.plugins"
-PLUGIN_ENV = "SPARSECAP_PLUGINS"
-BUILTIN_MODULES = ("suite.devices", "suite.null_system")  # the harness's own registrations
 
 
 @dataclass(frozen=True)
@@ -129,8 +130,6 @@ _FAMILIES: dict[str, FamilySpec] = {}
 _KERNELS: dict[tuple[str, str, str], KernelSpec] = {}
 _DEVICE_KINDS: dict[str, DeviceKind] = {}
 _COMMANDS: dict[str, CommandSpec] = {}
-_BROKEN: dict[str, str] = {}
-_loaded = False
 
 
 def register_family(spec: FamilySpec) -> FamilySpec:
@@ -272,70 +271,3 @@ def make_device(name: str) -> Device:
                         + ", ".join(_DEVICE_KINDS[k].usage for k in sorted(_DEVICE_KINDS))
                         + broken_note())
     return _DEVICE_KINDS[kind].factory(arg)
-
-
-def load_plugins() -> None:
-    """Import every plug-in once so their registrations run; failures go to ``broken_plugins``."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for name in BUILTIN_MODULES:
-        importlib.import_module(name)
-    for ep in _plugin_entry_points():
-        module = _guarded(ep.value, ep.load)
-        if isinstance(module, ModuleType):
-            _import_children(module)
-    # Plug-ins that are not packaged (a lab's own kernels, test families) by module name.
-    for name in filter(None, (n.strip() for n in os.environ.get(PLUGIN_ENV, "").split(","))):
-        _guarded(name, functools.partial(importlib.import_module, name))
-
-
-def _plugin_entry_points() -> list:
-    try:
-        found = list(entry_points(group=PLUGIN_GROUP))
-    except Exception as exc:  # unreadable package metadata
-        found, reason = [], one_line(exc)
-    else:
-        reason = "" if found else "none declared; install the project (pip install -e .)"
-    if reason:
-        _BROKEN[f"entry points {PLUGIN_GROUP}"] = reason
-    return found
-
-
-def _import_children(package: ModuleType) -> None:
-    """Direct children only: a sub-package's ``__init__`` decides which of its modules load,
-    so modules holding compiled kernels are not imported (and compiled) at start-up."""
-    if not hasattr(package, "__path__"):
-        return
-    for info in pkgutil.iter_modules(package.__path__, prefix=package.__name__ + "."):
-        if not info.name.rsplit(".", 1)[-1].startswith("_"):
-            _guarded(info.name, functools.partial(importlib.import_module, info.name))
-
-
-def _guarded(name: str, load: Callable[[], Any]) -> Any:
-    """A plug-in that fails to import costs its own rows, never the whole harness."""
-    try:
-        return load()
-    except Exception as exc:
-        _BROKEN[name] = one_line(exc)
-        return None
-
-
-def one_line(exc: BaseException) -> str:
-    """``Type: first line of the message``: how a broken plug-in or check is reported."""
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-
-
-def broken_plugins() -> dict[str, str]:
-    """Plug-in modules that failed to import, with the error (shown on stderr by the CLI)."""
-    load_plugins()
-    return dict(_BROKEN)
-
-
-def broken_note() -> str:
-    if not _BROKEN:
-        return ""
-    return " (plug-ins that failed to import: " + "; ".join(
-        f"{k}: {v}" for k, v in sorted(_BROKEN.items())) + ")"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from suite import registry
+from suite import plugins, registry
 from suite.errors import UserError
 from tests.test_cli import assert_lines, run_cli
 
@@ -158,8 +158,8 @@ def fresh_registry(monkeypatch):
     registry.load_plugins()
     for name in ("_FAMILIES", "_KERNELS", "_DEVICE_KINDS", "_COMMANDS"):
         monkeypatch.setattr(registry, name, dict(getattr(registry, name)))
-    monkeypatch.setattr(registry, "_BROKEN", {})
-    monkeypatch.setattr(registry, "_loaded", False)
+    monkeypatch.setattr(plugins, "_BROKEN", {})
+    monkeypatch.setattr(plugins, "_loaded", False)
     return registry
 
 
@@ -182,7 +182,7 @@ def test_an_entry_point_that_fails_to_load_costs_only_itself(fresh_registry, mon
         return [FakeEntryPoint("lab", "lab.kernels", ImportError("libfoo.so: cannot open")),
                 FakeEntryPoint("workloads", "suite.workloads")]
 
-    monkeypatch.setattr(registry, "entry_points", entry_points)
+    monkeypatch.setattr(plugins, "entry_points", entry_points)
     assert "spmm" in registry.families()
     assert asked == ["sparsecap.plugins"]
     assert registry.broken_plugins() == {"lab.kernels": "ImportError: libfoo.so: cannot open"}
@@ -191,7 +191,7 @@ def test_an_entry_point_that_fails_to_load_costs_only_itself(fresh_registry, mon
 
 
 def test_no_declared_plugins_says_to_install_the_project(fresh_registry, monkeypatch):
-    monkeypatch.setattr(registry, "entry_points", lambda group: [])
+    monkeypatch.setattr(plugins, "entry_points", lambda group: [])
     assert registry.broken_plugins() == {
         "entry points sparsecap.plugins": "none declared; install the project (pip install -e .)"}
 
