@@ -3,23 +3,22 @@
 Records keep the raw timing samples (metrics can be recomputed later), a ``schema_version``,
 ``status`` (ok / failed / skipped) with its ``reason``, ``flags`` (an ok row that is still
 worth a second look), ``valid`` with the checks behind it, and the run's environment id,
-config hash and git commit. Main entries: ``ResultRecord`` (``from_dict`` checks a raw row
-and migrates older schemas), ``RecordWriter`` (append, flush, fsync; a full or read-only
-disk is a one-line ``UserError``) and ``read_records`` (a torn last line is ignored; any
-other damage is a ``UserError`` naming ``path:LINE``).
+config hash and git commit. Schema 2 grew, with defaults (older v2 lines still read):
+speedup intervals, the row's noise evidence and MLPerf-style ``verdict`` (VALID / INVALID
+with ``verdict_reasons``), ``threads_used`` and the ``peaks`` its roofline used.
+Main entries: ``ResultRecord`` (``from_dict`` checks a raw row and migrates older
+schemas), ``RecordWriter`` (append, flush, fsync; a full or read-only disk is a one-line
+``UserError``) and ``read_records`` (a torn last line is ignored; any other damage is a
+``UserError`` naming ``path:LINE``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 import math
 import numbers
-import os
 import re
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 from suite.errors import UserError
@@ -80,6 +79,16 @@ class ResultRecord:
     speedup: float | None = None      # vs the dense baseline of the device
     rank_baseline_system: str = ""
     speedup_vs_rank_baseline: float | None = None
+    rank_baseline_samples_s: list[float] = field(default_factory=list)
+    # uncertainty and noise (suite.uncertainty, suite.noise): a bootstrap interval of each
+    # ratio of medians over paired rounds, and the run-time evidence a row is judged on
+    ci_level: float | None = None
+    speedup_ci: list[float] = field(default_factory=list)  # [low, high]
+    speedup_vs_rank_baseline_ci: list[float] = field(default_factory=list)
+    noise: dict[str, Any] = field(default_factory=dict)  # spread, other_cpu, load_1m ...
+    verdict: str = ""                 # "VALID" | "INVALID" ("" = not timed, not judged)
+    verdict_reasons: list[str] = field(default_factory=list)
+    threads_used: float | None = None  # CPU seconds / wall seconds over a few calls
     # build (untimed, cached by build_key)
     prepare_s: float | None = None
     build_s: float | None = None      # of the cached build this row used
@@ -101,6 +110,7 @@ class ResultRecord:
     roofline_fraction: float | None = None
     s_mfu: float | None = None
     s_mbu: float | None = None
+    peaks: dict[str, Any] = field(default_factory=dict)  # the device peaks used above
     # accuracy
     accuracy: dict[str, float] = field(default_factory=dict)
     accuracy_metric: str = ""
@@ -203,115 +213,6 @@ def _type_ok(annotation: str, value: Any) -> bool:
     return any(isinstance(value, kind) for kind in kinds)
 
 
-class RecordWriter:
-    """Appends records one line each; flushed and fsynced so a killed run loses nothing.
-
-    A write that fails (disk full, read-only file system, no permission) raises a one-line
-    ``UserError`` naming the file; the lines written before stay whole and readable.
-    """
-
-    def __init__(self, path: Path):
-        self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _drop_torn_tail(path)
-        except OSError as exc:
-            raise UserError(_write_error(path, exc)) from None
-
-    def append(self, record: ResultRecord) -> None:
-        if record.status not in STATUSES:
-            raise ValueError(f"status {record.status!r}; allowed: {', '.join(STATUSES)}")
-        try:
-            _append_line(self.path, (record.to_json() + "\n").encode("utf-8"))
-        except OSError as exc:
-            raise UserError(_write_error(self.path, exc)) from None
-
-
-def _append_line(path: Path, data: bytes) -> None:
-    """One whole line or nothing: a failed write is cut back to where it started."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        start = os.lseek(fd, 0, os.SEEK_END)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        except OSError:
-            with contextlib.suppress(OSError):  # else: a torn tail, ignored and cut later
-                os.ftruncate(fd, start)
-            raise
-    finally:
-        os.close(fd)
-
-
-def _write_error(path: Path, exc: OSError) -> str:
-    code = f" ({errno.errorcode[exc.errno]})" if exc.errno in errno.errorcode else ""
-    return (f"{path}: cannot write records: {exc.strerror or exc}{code}; "
-            "the records written before are kept")
-
-
-def read_records(path: Path) -> list[ResultRecord]:
-    """Every record of a file, migrated to this schema.
-
-    A torn last line (no newline at the end and not JSON: a killed write) is ignored;
-    a damaged line anywhere else, a newer schema, a missing field or a bad status raises
-    ``UserError("path:LINE: what is wrong")``.
-    """
-    if not path.exists():
-        return []
-    lines = path.read_bytes().split(b"\n")
-    out = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        torn_tail = number == len(lines)  # the last piece has no newline after it
-        raw = _parse_line(path, number, line, torn_tail)
-        if raw is None:
-            continue
-        try:
-            out.append(ResultRecord.from_dict(raw))
-        except RecordError as exc:
-            raise UserError(f"{path}:{number}: {exc}") from None
-    return out
-
-
-def _parse_line(path: Path, number: int, line: bytes, torn_tail: bool) -> Any:
-    try:
-        return json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        if torn_tail:
-            return None
-        why = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
-        raise UserError(f"{path}:{number}: not a JSON record ({why}); the file is damaged "
-                        "here: repair or delete this line") from None
-
-
-def done_keys(path: Path) -> set[tuple[str, str]]:
-    """Rows a resumed run need not redo: any finished status (ok, failed or skipped)."""
-    return {r.key for r in read_records(path)}
-
-
-def _drop_torn_tail(path: Path) -> None:
-    """A run killed mid-write leaves a partial last line: cut it before appending.
-
-    A last line that is whole JSON but lacks its newline (an editor saved it) is kept and
-    given its newline, so appending never loses a record ``read_records`` returns.
-    """
-    data = path.read_bytes() if path.exists() else b""
-    if not data or data.endswith(b"\n"):
-        return
-    cut = data.rfind(b"\n") + 1
-    try:
-        json.loads(data[cut:].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        with open(path, "r+b") as fh:
-            fh.truncate(cut)
-        return
-    with open(path, "ab") as fh:
-        fh.write(b"\n")
-
-
 def _finite(obj: Any) -> Any:
     """JSON has no NaN/Inf: store them as null so every reader can parse the file."""
     if isinstance(obj, float) and not math.isfinite(obj):
@@ -329,3 +230,7 @@ def _jsonable(obj: Any) -> Any:
     if hasattr(obj, "tolist"):
         return obj.tolist()
     return str(obj)
+
+
+# Reading and writing record files lives in suite.record_io; these names stay importable here.
+from suite.record_io import RecordWriter, done_keys, read_records  # noqa: E402, F401
