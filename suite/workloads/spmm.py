@@ -2,8 +2,12 @@
 
 Grid parameters (see ``PARAMS``): ``shape`` (a real layer preset or ``[M, K]``), ``n``
 (activation columns: tokens x batch), ``scale`` (divides a preset's M and K), ``dtype``,
-``pattern`` (see ``spmm_patterns``) and ``mask`` (magnitude or random). Kernels live in
-``kernels.spmm``; this module only defines instances, their inputs, reference and checks.
+``pattern`` (see ``spmm_patterns``), ``mask`` (magnitude or random) and ``weights``:
+``random`` (seeded Gaussian weights and activations) or a real layer such as
+``smollm2.layer12.mlp-up`` (``suite.data.layers``): its dequantised weights pruned by
+``mask``, its activations the inputs it sees on the calibration text; the layer fixes M
+and K, so ``shape`` is left out. Kernels live in ``kernels.spmm``; this module only
+defines instances, their inputs, reference and checks.
 """
 
 from __future__ import annotations
@@ -55,15 +59,30 @@ def _pattern(value: Any) -> str:
     return parse_pattern(value).label
 
 
+def _weights(value: str) -> str:
+    if value == "random":
+        return value
+    from suite.data.layers import parse_layer_ref
+
+    parse_layer_ref(value)  # ValueError says what is allowed
+    return value.strip()
+
+
+WEIGHTS_HELP = ("random, or a real layer <model>.layer<i>.<attn-q|attn-k|attn-v|attn-o|"
+                "mlp-gate|mlp-up|mlp-down> (model smollm2, a .gguf file or a Hugging Face "
+                "folder)")
+
+
 PARAMS = {
-    "shape": Param((str, list), help=f"[M, K] or a layer: {', '.join(LAYER_SHAPES)}",
-                   validate=_shape),
+    "shape": Param((str, list), None, f"[M, K] or a layer: {', '.join(LAYER_SHAPES)} "
+                   "(required unless weights is a real layer)", validate=_shape),
     "n": Param(int, 256, "activation columns (tokens), integer >= 1", at_least(1)),
     "scale": Param(int, 1, "integer >= 1 dividing a layer preset's M and K", at_least(1)),
     "dtype": Param(str, "float32", f"one of {', '.join(DTYPES)}", one_of(*DTYPES)),
     "pattern": Param((str, int, float), help=PATTERN_HELP, validate=_pattern),
     "mask": Param(str, "magnitude", f"one of {', '.join(MASK_METHODS)}",
                   one_of(*MASK_METHODS)),
+    "weights": Param(str, "random", WEIGHTS_HELP, validate=_weights),
 }
 
 
@@ -81,9 +100,14 @@ class SpmmInstance(WorkloadInstance):
     family = "spmm"
 
     def __init__(self, params: dict[str, Any], seed: int):
-        self.params = params
+        # ``weights: random`` and an absent shape stay out of params, so the ids of
+        # random-weight instances are the ones earlier runs recorded.
+        self.params = {k: v for k, v in params.items()
+                       if not (k == "weights" and v == "random") and v is not None}
         self.seed = seed
-        self.m, self.k = _resolve_shape(params["shape"], params["scale"])
+        self.layer = _layer_ref(params.get("weights", "random"))
+        self.m, self.k = (_layer_shape(self.layer) if self.layer is not None
+                          else _resolve_shape(params["shape"], params["scale"]))
         self.n = params["n"]
         self.dtype = np.dtype(params["dtype"])
         self.pattern: Pattern = parse_pattern(params["pattern"])
@@ -91,20 +115,47 @@ class SpmmInstance(WorkloadInstance):
 
     @property
     def label(self) -> str:
-        shape = self.params["shape"]
-        name = shape if isinstance(shape, str) else "square" if self.m == self.k else "rect"
+        shape = self.params.get("shape")
+        name = (self.layer.label if self.layer is not None else shape if isinstance(shape, str)
+                else "square" if self.m == self.k else "rect")
         return f"{name} {self.m}x{self.k}x{self.n} {self.dtype.name} {self.pattern.label}"
+
+    def data_artifacts(self) -> tuple[str, ...]:
+        """What ``run-suite fetch`` fetches ahead of time for this instance."""
+        if self.layer is None:
+            return ()
+        return ("smollm2", "plays") if self.layer.model == "smollm2" else ("plays",)
 
     def build_inputs(self) -> SpmmInputs:
         rng = np.random.default_rng(self.seed)
-        dense = rng.standard_normal((self.m, self.k))
+        if self.layer is None:
+            dense = rng.standard_normal((self.m, self.k))
+        else:
+            from suite.data.layers import layer_weight
+
+            dense = layer_weight(self.layer).astype(np.float64)
         mask = make_mask(dense, self.pattern, self.mask_method, rng)
         weight = np.where(mask, dense, 0.0).astype(self.dtype)
-        x = rng.standard_normal((self.k, self.n)).astype(self.dtype)
+        if self.layer is None:
+            x = rng.standard_normal((self.k, self.n)).astype(self.dtype)
+        else:
+            x = self._real_activations(1)[0]
         return SpmmInputs(weight, mask, x)
 
+    def _real_activations(self, count: int) -> list[np.ndarray]:
+        """``count`` K x N batches of the layer's captured inputs, consecutive tokens (at
+        least 4 batches' worth captured, so the usual counts share one cached capture)."""
+        from suite.data.layers import layer_activations
+
+        acts = layer_activations(self.layer, self.n * max(count, 4)).astype(self.dtype)
+        return [np.ascontiguousarray(acts[:, i * self.n:(i + 1) * self.n])
+                for i in range(count)]
+
     def batches(self, inputs: SpmmInputs, count: int, scenario: str = "batch") -> list:
-        """Activations: ``inputs.x`` first, then fresh seeded K x N batches."""
+        """Activations: ``inputs.x`` first, then fresh K x N batches (seeded, or the real
+        layer's inputs on the next tokens)."""
+        if self.layer is not None:
+            return [inputs.x, *self._real_activations(count)[1:]]
         rng = np.random.default_rng([self.seed, 1])
         more = [np.ascontiguousarray(rng.standard_normal((self.k, self.n)).astype(self.dtype))
                 for _ in range(count - 1)]
@@ -138,6 +189,20 @@ def check_matrix(output: Any, reference: np.ndarray, tolerance: float) -> Check:
                  {"rel_error": {"value": error, "max": tolerance}}, reason)
 
 
+def _layer_ref(weights: str):
+    if weights == "random":
+        return None
+    from suite.data.layers import parse_layer_ref
+
+    return parse_layer_ref(weights)
+
+
+def _layer_shape(ref) -> tuple[int, int]:
+    from suite.data.layers import layer_shape
+
+    return layer_shape(ref)
+
+
 def _resolve_shape(shape: Any, scale: int) -> tuple[int, int]:
     if isinstance(shape, str):
         m, k = LAYER_SHAPES[shape]
@@ -148,11 +213,26 @@ def _resolve_shape(shape: Any, scale: int) -> tuple[int, int]:
 def build(params: dict[str, Any], seed: int) -> SpmmInstance:
     """One grid point (typed and defaulted by the harness); checks across fields here."""
     shape, scale = params["shape"], params["scale"]
+    if params.get("weights", "random") != "random":
+        return _build_real(params, seed)
+    if shape is None:
+        raise ParamError("shape", None, "[M, K] or a layer preset (required with "
+                         "weights: random)")
     if isinstance(shape, str) and min(LAYER_SHAPES[shape]) < scale:
         raise ParamError("scale", scale, f"at most {min(LAYER_SHAPES[shape])} for {shape}")
     m, k = _resolve_shape(shape, scale)
     if m * k * 8 > 2**34:
         raise ParamError("shape", shape, "M*K*8 bytes <= 16 GiB (the float64 reference)")
+    return SpmmInstance(dict(params), seed)
+
+
+def _build_real(params: dict[str, Any], seed: int) -> SpmmInstance:
+    """A real layer fixes M and K: ``shape`` and ``scale`` must be left at their defaults."""
+    if params["shape"] is not None:
+        raise ParamError("shape", params["shape"], f"no shape with weights "
+                         f"{params['weights']!r} (the layer fixes M and K)")
+    if params["scale"] != 1:
+        raise ParamError("scale", params["scale"], f"1 with weights {params['weights']!r}")
     return SpmmInstance(dict(params), seed)
 
 
