@@ -272,6 +272,7 @@ registry.register_command(
     help="rebuild the tables and plots of a run directory from its records",
     description="Rebuild the terminal table, leaderboard.md, speedup.md, cap.md, "
                 "results.csv and the PNG plots of a run directory from its records.jsonl.")
+importlib.import_module("suite.gate_cli")  # registers compare, baseline, history, publish
 
 if __name__ == "__main__":
     sys.exit(main())

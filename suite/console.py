@@ -1,8 +1,12 @@
-"""What ``run-suite`` prints: the plan, a progress bar and the result tables.
+"""What ``run-suite`` prints: the plan, a progress bar and the result summaries.
 
 Uses rich; every function writes to the terminal only (files are ``suite.report``'s job;
-``--list`` is ``suite.listing``'s). Tables label timing by scenario and percentile basis,
-state the accuracy metric's recorded direction and mark flagged ok rows ``ok!``.
+``--list`` is ``suite.listing``'s). After a run, ``print_tables`` shows one summary per
+family and device kind that fits 100 columns (the ranking of ``suite.ranking``: threads,
+geometric-mean speedup with its interval, accuracy with its recorded direction, row
+counts), why systems did not run, flagged rows, and the run's noise verdict; every row is
+in the files. ``family_table`` is the full per-row table. The progress bar names the
+instance and systems being measured and estimates the time left.
 """
 
 from __future__ import annotations
@@ -15,11 +19,19 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
-# Piped output (CI logs) gets a width that fits the tables instead of rich's 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 150)
+WIDTH = 100
+# Piped output (CI logs) gets the width the summaries are made for, not rich's 80 columns.
+console = Console(width=None if sys.stdout.isatty() else WIDTH)
 
 
 def print_plan(plan, config, out_dir: Path) -> None:
@@ -36,12 +48,17 @@ def progress(total: int, enabled: bool = True) -> Iterator[tuple]:
     if not enabled:
         yield (lambda n=1: None), (lambda text: None)
         return
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), console=console, transient=True)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=16),
+                   MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+                   TimeRemainingColumn(), console=console, transient=True)
     with bar:
         task = bar.add_task("starting", total=total)
         yield ((lambda n=1: bar.advance(task, n)),
-               (lambda text: bar.update(task, description=text[:60])))
+               (lambda text: bar.update(task, description=escape(_fit(text, 52)))))
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def print_summary(out_dir: Path, summary, paths: list[Path], elapsed_s: float) -> None:
@@ -60,14 +77,43 @@ def print_paths(paths: list[Path]) -> None:
 
 
 def print_tables(run_dir: Path) -> None:
-    """One table per family; why rows did not run, and flagged rows, listed under it."""
-    from suite.report import load_run
+    """One summary per family and device kind; why rows did not run, flagged rows, and
+    the run's noise verdict under them."""
+    from suite.console_summary import summary_table, title
+    from suite.ranking import overhead_only, rankings
+    from suite.report import load_run, run_env
 
     frame = load_run(run_dir)
-    for family, part in frame.groupby("family"):
-        console.print(family_table(family, part))
+    for ranking in rankings(frame):
+        part = frame[(frame.family == ranking.family)
+                     & (frame.device_kind == ranking.device_kind)]
+        if ranking.board.empty:
+            console.print(f"[bold]{escape(title(ranking))}[/]", highlight=False)
+        else:
+            console.print(summary_table(ranking, part[~overhead_only(part)]))
         _print_reasons(part)
+        _print_invalid(ranking)
         _print_flags(part)
+    print_verdict(run_env(run_dir))
+    console.print("every row: results.csv, speedup.md, cap.md, leaderboard.md", highlight=False)
+
+
+def print_verdict(env: dict) -> None:
+    noise = env.get("noise") or {}
+    if not noise.get("verdict"):
+        return
+    color = "green" if noise["verdict"] == "quiet" else "bold yellow"
+    reasons = "; ".join(noise.get("reasons") or []) or "no sign of noise"
+    console.print(f"[{color}]run verdict: {noise['verdict']}[/] ({escape(reasons)})",
+                  highlight=False)
+
+
+def _print_invalid(ranking) -> None:
+    """Systems every timed row of which is INVALID: ran fine, left out of the ranking."""
+    for row in ranking.not_ranked.itertuples():
+        if row.status == "INVALID":
+            console.print(f"  {escape(row.system)} ok on {row.rows} instance(s) but INVALID, "
+                          f"not ranked: {escape(row.why)}", highlight=False)
 
 
 def family_table(family: str, part) -> Table:
@@ -128,11 +174,19 @@ def _timing_cells(row) -> list[str]:
 
 
 def _print_reasons(part) -> None:
-    """Why rows did not run, once per distinct reason, under the table."""
+    """Why rows did not run, once per system and reason; reasons that differ only in the
+    value they got (``needs an N:M pattern; got dense``) are one line with the values."""
     not_ok = part[part.status != "ok"]
-    for (system, status, reason), rows in not_ok.groupby(["system", "status", "reason"]):
-        console.print(f"  {escape(system)} {status} on {len(rows)} instance(s): {escape(reason)}",
-                      highlight=False)
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for row in not_ok.itertuples():
+        reason, _, got = str(row.reason).partition("; got ")
+        groups.setdefault((row.system, row.status, reason), []).append(got)
+    for (system, status, reason), gots in groups.items():
+        values = sorted({g for g in gots if g})
+        detail = f" (got {', '.join(values)})" if len(values) > 1 else (
+            f"; got {values[0]}" if values else "")
+        console.print(f"  {escape(system)} {status} on {len(gots)} instance(s): "
+                      f"{escape(reason + detail)}", highlight=False)
 
 
 def _print_flags(part) -> None:

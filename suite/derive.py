@@ -1,5 +1,8 @@
 """From a measured ``Outcome`` to a ``ResultRecord``: summaries, speedups, roofline, CAP.
 
+Each ratio gets a bootstrap interval over paired rounds (``suite.uncertainty``), each
+timed row the spread of its samples and its baseline's and a first verdict
+(``suite.noise.judge``; the runner adds what other processes did meanwhile).
 Main entry: ``make_record(outcome, work, baselines, peaks, context) -> ResultRecord``.
 """
 
@@ -8,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from suite import metrics
+from suite import metrics, noise, uncertainty
 from suite.devices import Peaks
 from suite.environment import now_iso
 from suite.measure import Outcome
@@ -63,6 +66,7 @@ def make_record(outcome: Outcome, work: Work, baselines: Baselines, peaks: Peaks
         return record
     _performance(record, outcome, peaks)
     _cost(record, outcome, ctx)
+    record.verdict, record.verdict_reasons = noise.judge(record)
     return record
 
 
@@ -121,6 +125,8 @@ def _timing(record: ResultRecord, outcome: Outcome, baselines: Baselines,
         record.baseline_segment = ctx.segment
         record.baseline_median_s = metrics.summarize(samples)["median_s"]
         record.speedup = metrics.speedup(record.baseline_median_s, record.median_s)
+        record.speedup_ci = _interval(samples, record.samples_s)
+        record.noise["baseline_spread"] = uncertainty.relative_spread(samples)
     elif dense is not None:
         record.baseline_system = dense.system.system_id
         record.extra["speedup_missing"] = f"baseline {dense.status}: {dense.reason}"
@@ -129,6 +135,17 @@ def _timing(record: ResultRecord, outcome: Outcome, baselines: Baselines,
         record.rank_baseline_system = rank.system.system_id
         rank_median = metrics.summarize(rank.samples_s)["median_s"]
         record.speedup_vs_rank_baseline = metrics.speedup(rank_median, record.median_s)
+        record.rank_baseline_samples_s = list(rank.samples_s)
+        record.speedup_vs_rank_baseline_ci = _interval(rank.samples_s, record.samples_s)
+    record.ci_level = uncertainty.LEVEL
+    record.noise["spread"] = uncertainty.relative_spread(record.samples_s)
+    if outcome.system.device.deterministic:
+        record.noise["modelled"] = True  # a model's time: the machine's noise cannot touch it
+
+
+def _interval(baseline_s: list[float], samples_s: list[float]) -> list[float]:
+    found = uncertainty.ratio_interval(baseline_s, samples_s)
+    return list(found) if found else []
 
 
 def _performance(record: ResultRecord, outcome: Outcome, peaks: Peaks | None) -> None:
@@ -144,6 +161,7 @@ def _performance(record: ResultRecord, outcome: Outcome, peaks: Peaks | None) ->
     record.extra.update(_plain(prepared.info))
     if peaks is None:
         return
+    record.peaks = peaks.as_dict()
     record.roofline_floor_s = metrics.roofline_floor_s(
         record.flops_executed, record.bytes_format, peaks.flops_per_s, peaks.bytes_per_s)
     record.roofline_fraction = record.roofline_floor_s / t

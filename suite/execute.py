@@ -6,11 +6,16 @@ group's inputs once, measures each device's rows (``suite.measure``), derives re
 and frees the group's shared artifacts after its last job. Messages it yields:
 ``("rows", [(instance_id, system_id, device), ...])`` per device before measuring (so a
 watchdog can name the row that hung), ``("record", ResultRecord)``, ``("peaks", device,
-Peaks)``. Main entry: ``JobExecutor(context).execute(job)``.
+Peaks)`` each time a device's peaks are measured (when it first runs something, then
+again every ``PEAK_EVERY_S``: a peak read in a slow moment must not stand for the run; the
+records use the best reading so far). CPU rows also get ``threads_used``
+(``suite.cpu_use``), measured untimed after the group's timing.
+Main entry: ``JobExecutor(context).execute(job)``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -19,11 +24,14 @@ from suite import registry
 from suite.build_group import SharedBuild
 from suite.config import MeasureSettings, SystemEntry
 from suite.context import ArtifactCache
+from suite.cpu_use import threads_used
 from suite.derive import Baselines, RunContext, make_record
 from suite.devices import Device, Peaks
 from suite.measure import GroupMeasurement, Outcome, Row, describe
 from suite.plan import System
 from suite.workload import Work, WorkloadInstance
+
+PEAK_EVERY_S = 45.0
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,7 @@ class JobExecutor:
         self.on_phase = on_phase
         self._devices: dict[str, Device] = {}
         self._peaks: dict[str, Peaks | None] = {}
-        self._reported: set[str] = set()
+        self._peak_at: dict[str, float] = {}
 
     def execute(self, job: Job) -> Iterator[tuple]:
         try:
@@ -92,13 +100,14 @@ class JobExecutor:
             return
         yield ("rows", [(r.instance.instance_id, r.system.system_id, device_name) for r in rows])
         outcomes = GroupMeasurement(rows, shared, self.cache, on_phase=self.on_phase).run()
+        threads = _threads(self._device_named(device_name), outcomes, self.on_phase)
         if self.on_phase is not None:
             self.on_phase(-1)  # between rows: nothing for a watchdog to blame
-        peaks = self._peaks_of(self._device_named(device_name), outcomes)
-        if peaks is not None and device_name not in self._reported:
-            self._reported.add(device_name)
-            yield ("peaks", device_name, peaks)
-        for record in self._records(job, shared, outcomes, peaks):
+        fresh = self._measure_peaks(self._device_named(device_name), outcomes)
+        if fresh is not None:
+            yield ("peaks", device_name, fresh)
+        peaks = self._peaks.get(device_name)
+        for record in self._records(job, shared, outcomes, peaks, threads):
             yield ("record", record)
         for outcome in outcomes:
             outcome.prepared = outcome.run = None  # GPU buffers, compressed copies
@@ -118,7 +127,7 @@ class JobExecutor:
         return rows
 
     def _records(self, job: Job, shared: SharedBuild, outcomes: list[Outcome],
-                 peaks: Peaks | None) -> Iterator[Any]:
+                 peaks: Peaks | None, threads: dict[int, float | None]) -> Iterator[Any]:
         baseline = next((o for o in outcomes if o.system.is_baseline), None)
         for instance in job.instances:
             mine = [o for o in outcomes if o.instance is instance]
@@ -133,11 +142,13 @@ class JobExecutor:
                     continue
                 timed_with = (baseline.instance.instance_id
                               if outcome is shared_baseline else "")
-                yield make_record(
+                record = make_record(
                     outcome, work, Baselines(baseline, rank), peaks, self.context,
                     scenario=job.settings.scenario,
                     samples_requested=_requested(outcome, job.settings),
                     build_key=shared.key, timed_with=timed_with)
+                record.threads_used = threads.get(outcome.index)
+                yield record
 
     def _fail_all(self, job: Job, reason: str) -> Iterator[tuple]:
         empty = Work(flops_dense=0.0, flops_useful=0.0, bytes_min=0.0)
@@ -164,16 +175,41 @@ class JobExecutor:
             self._devices[name] = registry.make_device(name)
         return self._devices[name]
 
-    def _peaks_of(self, device: Device, outcomes: list[Outcome]) -> Peaks | None:
-        """Each device's peaks, measured once per run, the first time it ran something."""
-        if device.name not in self._peaks:
-            if not any(o.status == "ok" for o in outcomes):
-                return None
+    def _measure_peaks(self, device: Device, outcomes: list[Outcome]) -> Peaks | None:
+        """Measure the device's peaks when it first ran something and every
+        ``PEAK_EVERY_S`` after; keep the best of each (peaks are ceilings: noise only lowers
+        them). Returns the fresh reading, or None when none was due or it failed."""
+        last = self._peak_at.get(device.name)
+        due = last is None or time.monotonic() - last > PEAK_EVERY_S
+        if not due or not any(o.status == "ok" for o in outcomes):
+            return None
+        self._peak_at[device.name] = time.monotonic()
+        try:
+            fresh = device.measure_peaks()
+        except Exception:  # no peaks means no roofline, never a lost run
+            return None
+        best = self._peaks.get(device.name)
+        self._peaks[device.name] = fresh if best is None else Peaks(
+            max(best.flops_per_s, fresh.flops_per_s), max(best.bytes_per_s, fresh.bytes_per_s),
+            fresh.method)
+        return fresh
+
+
+def _threads(device: Device, outcomes: list[Outcome],
+             on_phase: Callable[[int], None] | None) -> dict[int, float | None]:
+    """CPU rows: how many cores each kernel keeps busy, by the outcome's index."""
+    found: dict[int, float | None] = {}
+    if device.kind != "cpu":
+        return found
+    for outcome in outcomes:
+        if outcome.active and outcome.feed and not outcome.system.device.deterministic:
+            if on_phase is not None:
+                on_phase(outcome.index)  # a call that hangs here is still this row's
             try:
-                self._peaks[device.name] = device.measure_peaks()
-            except Exception:  # no peaks means no roofline, never a lost run
-                self._peaks[device.name] = None
-        return self._peaks[device.name]
+                found[outcome.index] = threads_used(outcome.run, outcome.feed)
+            except Exception:  # a probe never costs a row
+                found[outcome.index] = None
+    return found
 
 
 def _baseline_for(baseline: Outcome, instance: WorkloadInstance) -> Outcome:

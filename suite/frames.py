@@ -1,7 +1,11 @@
 """Records to pandas DataFrames, and what a family's rows say about their metrics.
 
-The reporting edge, and the only place pandas meets records. Main entries:
-``records_frame(records)`` (one row per (instance, system), flat columns), ``metric_info(part)``
+The reporting edge, and the only place pandas meets records. Each row is first re-read
+with what the whole run knows (``suite.reassess``: best peaks, intervals, verdicts) and
+gets derived columns: ``device_kind`` (``sim:a`` -> ``sim``), ``pattern_kind`` (N:M,
+unstructured, block, dense, from a ``pattern`` parameter), ``speedup_low``/``_high`` and
+``rank_low``/``_high`` (the intervals). Main entries:
+``records_frame(records, peaks)`` (one row per (instance, system), flat columns), ``metric_info(part)``
 (an accuracy metric's direction and range as the records state them, with its table
 ``label``), ``accuracy_columns(part)`` (every metric of a family that has values),
 ``accuracy_values(part, name)``, ``names(part, column)`` and ``csv_frame(frame)``.
@@ -11,16 +15,20 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, fields
 
 import pandas as pd
 
+from suite.reassess import reassess
 from suite.records import ResultRecord
 
 DIRECTIONS = ("higher", "lower")
-DERIVED = ["accuracy_value", "density", "flagged"]
+DERIVED = ["accuracy_value", "density", "flagged", "device_kind", "pattern_kind",
+           "speedup_low", "speedup_high", "rank_low", "rank_high"]
 COLUMNS = [f.name for f in fields(ResultRecord)] + DERIVED
-RAW_ONLY = ["samples_s", "baseline_samples_s", "checks"]  # in records.jsonl, not in the CSV
+RAW_ONLY = ["samples_s", "baseline_samples_s", "rank_baseline_samples_s", "checks"]
+NM = re.compile(r"^\d+:\d+$")
 
 
 @dataclass(frozen=True)
@@ -46,21 +54,53 @@ class MetricInfo:
         return f"{self.name} ({self.direction} is better{', ' + span if span else ''})"
 
 
-def records_frame(records: list[ResultRecord]) -> pd.DataFrame:
-    """Latest record per (instance, system); a resumed run never shows a row twice."""
+def records_frame(records: list[ResultRecord],
+                  peaks: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:
+    """Latest record per (instance, system); a resumed run never shows a row twice.
+
+    ``peaks``: device -> the run's best peaks (``suite.reassess.best_peaks``).
+    """
     latest: dict[tuple[str, str], ResultRecord] = {}
     for record in records:
         latest[record.key] = record
-    rows = [_row(record) for record in latest.values()]
+    raw = {key: asdict(record) for key, record in latest.items()}
+    _fill_baseline_samples(raw)
+    rows = [_row(raw[key], record, peaks or {}) for key, record in latest.items()]
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=COLUMNS)
 
 
-def _row(record: ResultRecord) -> dict:
-    row = asdict(record)
+def _fill_baseline_samples(raw: dict[tuple[str, str], dict]) -> None:
+    """Rows written before records kept their baseline's samples (v1) take them from the
+    baseline's own row of the same instance, so their intervals can be computed."""
+    for row in raw.values():
+        if row["status"] == "ok" and not row.get("baseline_samples_s"):
+            base = raw.get((row["instance_id"], row.get("baseline_system") or ""))
+            if base is not None and base["status"] == "ok":
+                row["baseline_samples_s"] = list(base["samples_s"])
+
+
+def _row(row: dict, record: ResultRecord, peaks: dict[str, dict[str, float]]) -> dict:
+    row = reassess(row, peaks)
     row["accuracy_value"] = record.accuracy.get(record.accuracy_metric)
     row["density"] = _density(record)
     row["flagged"] = bool(record.flags)
+    row["device_kind"] = record.device.partition(":")[0]
+    row["pattern_kind"] = pattern_kind(record.params.get("pattern"))
+    for prefix, column in (("speedup", "speedup_ci"), ("rank", "speedup_vs_rank_baseline_ci")):
+        pair = row.get(column) or []
+        row[f"{prefix}_low"], row[f"{prefix}_high"] = (pair if len(pair) == 2
+                                                       else (None, None))
     return row
+
+
+def pattern_kind(pattern) -> str:
+    """``2:4`` -> ``N:M``; ``unstructured(0.1)`` -> ``unstructured``; ``block(8,0.25)`` ->
+    ``block``; ``dense``; "" where an instance has no pattern parameter."""
+    if not isinstance(pattern, str) or not pattern:
+        return ""
+    if NM.match(pattern):
+        return "N:M"
+    return pattern.split("(", 1)[0]
 
 
 def _density(record: ResultRecord) -> float | None:
@@ -112,14 +152,30 @@ def names(part: pd.DataFrame, column: str) -> list[str]:
 
 
 def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """``results.csv``: raw samples and checks left out, flags as text, dicts as JSON."""
+    """``results.csv``: raw samples and checks left out; every list or dict cell is JSON
+    (``["a", "b"]``, ``{"n": 1}``), never a Python repr, so any tool can parse it."""
     flat = frame.drop(columns=RAW_ONLY, errors="ignore").copy()
-    if "flags" in flat:
-        flat["flags"] = flat["flags"].apply(lambda f: "; ".join(map(str, f)) if isinstance(f, list) else "")
-    for column in ("accuracy_range", "accuracy_metrics", "semantics"):
-        if column in flat:
-            flat[column] = flat[column].apply(json.dumps)
+    for column in flat.columns:
+        if flat[column].apply(lambda v: isinstance(v, (list, dict, tuple))).any():
+            flat[column] = flat[column].apply(_json_cell)
     return flat
+
+
+def _json_cell(value) -> str:
+    """A list or dict as JSON (NaN and infinities as null); any other value as it is."""
+    if isinstance(value, (list, dict, tuple)):
+        return json.dumps(_nulls(value), default=str)
+    return value
+
+
+def _nulls(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nulls(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nulls(v) for v in value]
+    return value
 
 
 def _values(column: pd.Series | None) -> list:

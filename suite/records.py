@@ -88,7 +88,7 @@ class ResultRecord:
     noise: dict[str, Any] = field(default_factory=dict)  # spread, other_cpu, load_1m ...
     verdict: str = ""                 # "VALID" | "INVALID" ("" = not timed, not judged)
     verdict_reasons: list[str] = field(default_factory=list)
-    threads_used: float | None = None  # CPU seconds / wall seconds over a few calls
+    threads_used: float | None = None  # busy threads (suite.cpu_use) over a few calls
     # build (untimed, cached by build_key)
     prepare_s: float | None = None
     build_s: float | None = None      # of the cached build this row used

@@ -1,47 +1,54 @@
-"""Reports of a run directory, from ``records.jsonl`` alone: CSV, markdown tables and PNGs.
+"""Reports of a run directory, from ``records.jsonl`` (and ``env.json``): CSV, markdown, PNGs.
 
-Writes ``results.csv``, ``leaderboard.md`` (systems ranked per family by geometric-mean
-speedup: over the family's rank baseline where its records carry one, else over the dense
-baseline of the device), ``speedup.md`` (instance x system), ``cap.md`` (cost, accuracy,
-performance, S-MFU, S-MBU, energy, build cost per instance and system, with what a timed
-call covers), each family's plot and a CAP radar per family that has the three figures.
+Writes ``results.csv`` (lists and dicts as JSON), ``leaderboard.md`` (``suite.leaderboard``:
+fair rankings per family and device kind), ``speedup.md`` (instance x system, each speedup
+with its 95 % interval, INVALID cells marked with their reasons listed), ``cap.md`` (cost,
+accuracy, performance, S-MFU, S-MBU, energy, build cost per instance and system, with what
+a timed call covers), each family's plot and a CAP radar per family that has the three
+figures. Roofline figures are re-taken against the run's best peaks (``suite.reassess``).
 Accuracy headers state each metric's direction as recorded; rows with ``flags`` are marked
 ``!`` and their flags listed under the table. Old (v1) run directories read the same way.
-Main entry: ``write_reports(run_dir) -> list[Path]``.
+Main entries: ``write_reports(run_dir) -> list[Path]``, ``load_run``, ``run_env``.
 """
 
 from __future__ import annotations
 
-import math
+import json
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from suite import registry
 from suite.errors import UserError
-from suite.frames import (
-    accuracy_columns,
-    accuracy_values,
-    csv_frame,
-    metric_info,
-    names,
-    records_frame,
-)
+from suite.frames import accuracy_columns, accuracy_values, csv_frame, names, records_frame
+from suite.leaderboard import FLAG_MARK, flag_lines, interval_text, leaderboard_markdown
+from suite.ranking import RANK, baseline_names, overhead_only, rank_basis, rankings
+from suite.reassess import ENV_FILE, best_peaks
 from suite.records import RECORDS_FILE, read_records
 
-RANK = "speedup_vs_rank_baseline"
-FLAG_MARK = " !"
+__all__ = ["RANK", "baseline_names", "leaderboard", "load_run", "overhead_only",
+           "rank_basis", "run_env", "write_reports"]
 
 
 def load_run(run_dir: Path) -> pd.DataFrame:
     path = run_dir / RECORDS_FILE
     if not path.exists():
         raise UserError(f"{run_dir}: no {RECORDS_FILE} here; is it a run directory?")
-    frame = records_frame(read_records(path))
+    frame = records_frame(read_records(path), best_peaks(run_dir))
     if frame.empty:
         raise UserError(f"{path}: no complete records yet")
     return frame
+
+
+def run_env(run_dir: Path) -> dict[str, Any]:
+    """The run's ``env.json`` ({} where it is missing or unreadable)."""
+    try:
+        data = json.loads((run_dir / ENV_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def write_reports(run_dir: Path) -> list[Path]:
@@ -51,14 +58,18 @@ def write_reports(run_dir: Path) -> list[Path]:
     written = [run_dir / "results.csv", run_dir / "leaderboard.md", run_dir / "speedup.md",
                run_dir / "cap.md"]
     csv_frame(frame).to_csv(written[0], index=False)
-    written[1].write_text(leaderboard_markdown(frame))
+    written[1].write_text(leaderboard_markdown(frame, run_env(run_dir)))
     written[2].write_text(speedup_markdown(frame))
     written[3].write_text(cap_markdown(frame))
+    from suite.predicted import predicted_markdown
+    if frame.device.astype(str).str.startswith("sim:").any():
+        written.append(run_dir / "predicted_vs_achieved.md")
+        written[-1].write_text(predicted_markdown(frame))
     for family, part in frame.groupby("family"):
         spec = registry.families().get(family)
         if spec is not None and spec.plot is not None:
-            written += _drawn(lambda: spec.plot(part, run_dir), f"{family} plot")
-        written += _drawn(lambda: plots.cap_radar(part, run_dir, family), f"{family} radar")
+            written += _drawn(partial(spec.plot, part, run_dir), f"{family} plot")
+        written += _drawn(partial(plots.cap_radar, part, run_dir, family), f"{family} radar")
     return written
 
 
@@ -73,105 +84,26 @@ def _drawn(draw, what: str) -> list[Path]:
         return []
 
 
-def overhead_only(frame: pd.DataFrame) -> pd.Series:
-    """Rows of systems that do no work (the null system): harness overhead, never ranked."""
-    return frame.extra.apply(lambda e: bool(isinstance(e, dict) and e.get("overhead_only")))
-
-
-def rank_basis(part: pd.DataFrame) -> str:
-    """The column a family is ranked by: its rank-baseline ratio where any ok row has one."""
-    ok = part[part.status == "ok"]
-    if RANK in ok and pd.to_numeric(ok[RANK], errors="coerce").notna().any():
-        return RANK
-    return "speedup"
-
-
-def baseline_names(part: pd.DataFrame, basis: str) -> str:
-    """The systems a ratio column is measured against, e.g. ``cpu/loop, cuda/loop``."""
-    column = "rank_baseline_system" if basis == RANK else "baseline_system"
-    return ", ".join(names(part[part.status == "ok"], column)) or "-"
-
-
-def leaderboard(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per family and system: row counts, geomean and best speedup, baseline, accuracy."""
-    ranked = frame[~overhead_only(frame)]
-    boards = [_family_board(family, part) for family, part in ranked.groupby("family")]
+def leaderboard(frame: pd.DataFrame, include_invalid: bool = False) -> pd.DataFrame:
+    """Every ranked table in one frame: family, device kind, then the board's columns."""
+    boards = [r.board.assign(family=r.family, device_kind=r.device_kind, basis=r.basis,
+                             baseline=r.baseline, common=r.common)
+              for r in rankings(frame, include_invalid) if not r.board.empty]
     return pd.concat(boards, ignore_index=True) if boards else pd.DataFrame()
-
-
-def _family_board(family: str, part: pd.DataFrame) -> pd.DataFrame:
-    basis = rank_basis(part)
-    rows = [_board_row(family, system, rows, basis) for system, rows in part.groupby("system")]
-    board = pd.DataFrame(rows).sort_values("geomean_speedup", ascending=False,
-                                           na_position="last", kind="stable")
-    board.insert(1, "rank", range(1, len(board) + 1))
-    return board
-
-
-def _board_row(family: str, system: str, part: pd.DataFrame, basis: str) -> dict:
-    ok = part[part.status == "ok"]
-    ratios = pd.to_numeric(ok[basis], errors="coerce").dropna()
-    return {
-        "family": family, "system": system,
-        "ok": int(len(ok)), "failed": int((part.status == "failed").sum()),
-        "skipped": int((part.status == "skipped").sum()),
-        "flagged": int(ok.flagged.sum()) if "flagged" in ok else 0,
-        "geomean_speedup": _geomean(ratios),
-        "best_speedup": float(ratios.max()) if len(ratios) else math.nan,
-        "baseline": baseline_names(part, basis),
-        "geomean_vs_dense": _geomean(pd.to_numeric(ok.speedup, errors="coerce").dropna()),
-        "median_accuracy": _median(ok.accuracy_value),
-        "accuracy_metric": part.accuracy_metric.iloc[0],
-        "median_gflop_per_s_useful": _median(ok.gflop_per_s_useful),
-    }
-
-
-def leaderboard_markdown(frame: pd.DataFrame) -> str:
-    board = leaderboard(frame)
-    out = ["# Leaderboard", "",
-           "Systems ranked per family by the geometric mean of their speedup over a baseline "
-           "measured in the same run: the family's rank baseline where its records name one, "
-           "else the dense baseline of the same device. Accuracy is the family's metric "
-           "against its reference; each header says which way is better.", ""]
-    for family, part in frame.groupby("family"):
-        table = board[board.family == family] if not board.empty else board
-        out += [_board_heading(family, part), "", _markdown(_board_table(table, part)), ""]
-        out += _flag_lines(part)
-    overhead = frame[overhead_only(frame) & (frame.status == "ok")]
-    if not overhead.empty:
-        per_call_us = overhead.median_s.median() * 1e6
-        out += [f"Harness overhead (null system, not ranked): {per_call_us:.3g} µs per call, "
-                "median over instances.", ""]
-    return "\n".join(out)
-
-
-def _board_heading(family: str, part: pd.DataFrame) -> str:
-    if rank_basis(part) == RANK:
-        return (f"## {family}: ranked by speedup over the rank baseline "
-                f"({baseline_names(part, RANK)}), not over dense")
-    return f"## {family}: ranked by speedup over dense (same device)"
-
-
-def _board_table(board: pd.DataFrame, part: pd.DataFrame) -> pd.DataFrame:
-    table = board.drop(columns=["family", "accuracy_metric"], errors="ignore")
-    if rank_basis(part) != RANK:
-        table = table.drop(columns=["geomean_vs_dense"], errors="ignore")
-    if "flagged" in table and not table.flagged.any():
-        table = table.drop(columns=["flagged"])
-    return table.rename(columns={"median_accuracy": f"median {metric_info(part).label}"})
 
 
 def speedup_markdown(frame: pd.DataFrame) -> str:
     out = ["# Speedup over the dense baseline (same device, same run)", "",
-           "Cells: median-time speedup; `fail` / `skip` where a row did not run (see "
-           f"results.csv for the reason); `{FLAG_MARK.strip()}` marks an ok row with flags "
-           "(listed under the table).", ""]
+           "Cells: median-time speedup and its 95 % interval (bootstrap over paired "
+           "rounds); `fail` / `skip` where a row did not run (see results.csv for the "
+           f"reason); `{FLAG_MARK.strip()}` marks an ok row with flags, `INVALID` a row left "
+           "out of rankings (both listed under the table).", ""]
     for family, part in frame.groupby("family"):
         out += [f"## {family}", "", _speedup_table(part, "speedup"), ""]
         if rank_basis(part) == RANK:
             out += [f"### {family}: over the rank baseline ({baseline_names(part, RANK)})", "",
                     _speedup_table(part, RANK), ""]
-        out += _flag_lines(part)
+        out += flag_lines(part) + invalid_lines(part)
     return "\n".join(out)
 
 
@@ -179,7 +111,22 @@ def _speedup_table(part: pd.DataFrame, column: str) -> str:
     cell = part.apply(lambda row: _speedup_cell(row, column), axis=1)
     table = part.assign(cell=cell).pivot_table(
         index="instance_label", columns="system", values="cell", aggfunc="first")
-    return table.to_markdown()
+    return table.fillna("").to_markdown()
+
+
+def invalid_lines(part: pd.DataFrame) -> list[str]:
+    """One line per (system, reason) of the INVALID rows."""
+    counts: dict[tuple[str, str], int] = {}
+    for _, row in part[part.get("verdict", pd.Series(dtype=str)) == "INVALID"].iterrows():
+        for reason in row["verdict_reasons"] or ():
+            key = (row.system, str(reason).split(":")[0])
+            counts[key] = counts.get(key, 0) + 1
+    lines = [f"- `{system}` INVALID on {n} instance(s): {reason}"
+             for (system, reason), n in sorted(counts.items())]
+    if not lines:
+        return []
+    return ["INVALID rows (left out of rankings; full reasons in results.csv):", ""] + \
+        lines + [""]
 
 
 def cap_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -199,6 +146,10 @@ def cap_table(frame: pd.DataFrame) -> pd.DataFrame:
                           ("energy_j_per_unit", "energy (J/unit)")):
         table[label] = ok[column]
     table = _build_columns(table, ok)
+    if "threads_used" in ok and ok.threads_used.notna().any():
+        table["threads"] = ok.threads_used
+    if "verdict" in ok and (ok.verdict == "INVALID").any():
+        table["verdict"] = ok.verdict
     table["unit"] = ok.unit_name
     return table
 
@@ -223,26 +174,13 @@ def cap_markdown(frame: pd.DataFrame) -> str:
            "table).", ""]
     for family, part in frame.groupby("family"):
         out += [f"## {family}", "", _scope_line(part), ""]
-        out += [_markdown(cap_table(part)), ""] + _flag_lines(part)
+        out += [_markdown(cap_table(part)), ""] + flag_lines(part)
     return "\n".join(out)
 
 
 def _scope_line(part: pd.DataFrame) -> str:
     scopes = names(part, "timed_scope")
     return f"Timed call: {'; '.join(scopes)}." if scopes else "Timed call: not recorded."
-
-
-def _flag_lines(part: pd.DataFrame) -> list[str]:
-    """One line per (system, flag) of the ok rows with flags, as the console lists reasons."""
-    if "flags" not in part:
-        return []
-    counts: dict[tuple[str, str], int] = {}
-    for _, row in part[part.status == "ok"].iterrows():
-        for flag in row["flags"] if isinstance(row["flags"], list) else ():
-            counts[(row.system, str(flag))] = counts.get((row.system, str(flag)), 0) + 1
-    lines = [f"- `{system}{FLAG_MARK}` on {n} instance(s): {flag}"
-             for (system, flag), n in counts.items()]
-    return ["Flagged rows (still ok; read them twice):", ""] + lines + [""] if lines else []
 
 
 def _system_cell(row: pd.Series) -> str:
@@ -265,18 +203,11 @@ def _speedup_cell(row: pd.Series, column: str = "speedup") -> str:
     value = row.get(column)
     if value is None or pd.isna(value):
         return "n/a"
-    return f"{value:.2f}x" + (FLAG_MARK.strip() if _flagged(row) else "")
+    prefix = "speedup" if column == "speedup" else "rank"
+    text = interval_text(value, row.get(f"{prefix}_low"), row.get(f"{prefix}_high"))
+    text += FLAG_MARK.strip() if _flagged(row) else ""
+    return text + (" INVALID" if row.get("verdict") == "INVALID" else "")
 
 
 def _markdown(table: pd.DataFrame) -> str:
     return table.to_markdown(index=False, floatfmt=".3g") if not table.empty else "(no rows)"
-
-
-def _geomean(values: pd.Series) -> float:
-    values = values[values > 0]
-    return float(np.exp(np.log(values).mean())) if len(values) else math.nan
-
-
-def _median(values: pd.Series) -> float:
-    values = pd.to_numeric(values, errors="coerce").dropna()
-    return float(values.median()) if len(values) else math.nan

@@ -6,7 +6,10 @@ baseline when a pending row needs it for its speedup, without writing it twice) 
 a segment (its environment and peaks) to ``env.json``. With ``isolation="process"`` a
 kernel that hangs past ``max_time_s`` or crashes the interpreter becomes failed rows of
 its own system and the run goes on (``suite.worker``). ``request_stop(signal_name)``
-(the CLI's SIGINT/SIGTERM handler) ends the run after the current job.
+(the CLI's SIGINT/SIGTERM handler) ends the run after the current job. How noisy the
+machine was (``suite.noise``: other processes' CPU share while each device measured, load
+average and clock before and after, every peak reading) goes to each record's ``noise``
+and to ``env.json``'s ``noise``, with the run's verdict (quiet / noisy and why).
 Main entry: ``run_plan(plan, config, out_dir, resume, prices, progress, status, isolation)``.
 """
 
@@ -28,6 +31,7 @@ from suite.environment import collect_environment, now_iso
 from suite.errors import UserError
 from suite.execute import Job, JobExecutor, SystemRef
 from suite.measure import Outcome, Row
+from suite.noise import NoiseMonitor
 from suite.plan import Plan
 from suite.records import RecordWriter, ResultRecord, done_keys
 from suite.workload import Work, WorkloadInstance
@@ -100,6 +104,7 @@ class Runner:
                          git_commit=self.env.git_commit, prices=self.prices,
                          segment=self.env.segment)
         self.context, self.writer = ctx, RecordWriter(records_path)
+        self.noise = NoiseMonitor()
         pool = self._pool(ctx)
         try:
             for group in self.plan.build_groups():
@@ -113,6 +118,7 @@ class Runner:
             self.summary.stopped = self.summary.stopped or _STOP["signal"]
         finally:
             pool.close()
+            self.env.set_noise(self.noise.finish(self.summary.written, self.env.peak_readings()))
         return self.summary
 
     def _records_path(self) -> Path:
@@ -163,7 +169,10 @@ class Runner:
 
     def _handle(self, message: tuple, job: Job) -> None:
         kind = message[0]
-        if kind == "record":
+        self.noise.observe(message)
+        if kind == "rows":
+            self.status(_rows_text(message[1], job))
+        elif kind == "record":
             self._write(message[1], job)
         elif kind == "peaks":
             self.env.add_peaks(message[1], message[2])
@@ -176,6 +185,7 @@ class Runner:
         job.write.discard(record.key)
         self.writer.append(record)
         self.summary.written.append(record)
+        self.status(f"{record.instance_label} · {record.system} done")
         self.progress(1)
 
     def _fail(self, job: Job, row: tuple[str, str, str] | None, reason: str) -> None:
@@ -228,8 +238,24 @@ class EnvFile:
         self._save()
 
     def add_peaks(self, device: str, peaks: Peaks) -> None:
-        self.data.setdefault("peaks", {})[device] = peaks.as_dict()
-        self.data["segments"][-1]["peaks"][device] = peaks.as_dict()
+        """One reading: listed with its time; ``peaks`` keeps the best of each figure."""
+        reading = {**peaks.as_dict(), "at": now_iso()}
+        self.data.setdefault("peak_readings", {}).setdefault(device, []).append(reading)
+        for holder in (self.data.setdefault("peaks", {}), self.data["segments"][-1]["peaks"]):
+            best = holder.get(device) or {}
+            holder[device] = {**peaks.as_dict(), **{
+                k: max(best.get(k) or 0.0, getattr(peaks, k)) for k in ("flops_per_s",
+                                                                      "bytes_per_s")}}
+        self._save()
+
+    def peak_readings(self) -> dict[str, list[dict[str, Any]]]:
+        """This segment's readings, per device (for the run's noise verdict)."""
+        since = self.data["segments"][-1].get("started_at", "")
+        return {device: [r for r in readings if r.get("at", "") >= since]
+                for device, readings in self.data.get("peak_readings", {}).items()}
+
+    def set_noise(self, noise: dict[str, Any]) -> None:
+        self.data["noise"] = self.data["segments"][-1]["noise"] = noise
         self._save()
 
     def _save(self) -> None:
@@ -237,6 +263,15 @@ class EnvFile:
             self.path.write_text(json.dumps(self.data, indent=2, default=str))
         except OSError as exc:
             raise UserError(f"--out: cannot write {self.path}: {exc.strerror or exc}") from None
+
+
+def _rows_text(rows: list[tuple[str, str, str]], job: Job) -> str:
+    """The progress bar's line while a device measures: the instance and its systems."""
+    labels = {i.instance_id: i.label for i in job.instances}
+    first = labels.get(rows[0][0], rows[0][0]) if rows else ""
+    systems = sorted({r[1] for r in rows})
+    more = f" +{len(labels) - 1} query points" if len(labels) > 1 else ""
+    return f"{first}{more} · {', '.join(systems)}"
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

@@ -131,7 +131,7 @@ def test_list_shows_families_kernels_and_why_a_device_is_missing():
 @pytest.mark.parametrize("args, message", [
     (["--suite", "nope"], "run-suite: error: --suite: unknown suite 'nope'*"),
     (["--suite", "missing.yaml"], "run-suite: error: --suite: no such file 'missing.yaml'"),
-    (["--only", "attention"], "run-suite: error: --only: unknown family 'attention'*"),
+    (["--only", "no-such-family"], "run-suite: error: --only: unknown family 'no-such-family'*"),
     (["report", "/nonexistent-run"], "run-suite: error: *no records.jsonl here*"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(args, message):
