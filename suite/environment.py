@@ -57,6 +57,18 @@ def blas_info() -> list[dict[str, Any]]:
     return [{k: info.get(k) for k in keep} for info in threadpool_info()]
 
 
+def simd_info() -> dict[str, Any]:
+    """The vector instruction set our CPU kernels run (``spmm_isa``, after any
+    ``SPARSECAP_SPMM_ISA`` override) and the widest the CPU has, so a figure says which
+    CPU kind (AVX-512 or AVX2-only) it comes from."""
+    from kernels.spmm import isa
+    try:
+        chosen = isa.detect()
+    except Exception as exc:  # noqa: BLE001  (a bad override is reported, not fatal here)
+        chosen = f"invalid: {exc}"
+    return {"spmm_isa": chosen, "spmm_isa_hardware": isa.hardware()}
+
+
 def collect_environment(devices: list[Device], config_hash: str,
                         peaks: dict[str, dict[str, Any]]) -> dict[str, Any]:
     env = {
@@ -69,6 +81,7 @@ def collect_environment(devices: list[Device], config_hash: str,
         "devices": {d.name: d.describe() for d in devices},
         "git_commit": git_commit(),
         "config_hash": config_hash,
+        **simd_info(),
         "thread_env": {name: os.environ.get(name) for name in (
             "OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY", "KMP_BLOCKTIME", "OMP_NUM_THREADS",
             "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER")},

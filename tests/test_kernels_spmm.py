@@ -16,7 +16,8 @@ from suite.workloads.spmm import PARAMS, SpmmInputs, SpmmInstance
 DEFAULTS = {k: p.default for k, p in PARAMS.items() if p.default is not REQUIRED}
 build = get_family("spmm").instantiate  # typed params: validated and defaulted by the harness
 
-CPU_KERNELS = ["dense", "scipy-csr", "scipy-bsr", "csr-numba", "nm-numba", "mkl-csr"]
+CPU_KERNELS = ["dense", "scipy-csr", "scipy-bsr", "csr-numba", "nm-numba", "csr16-numba",
+               "bitmap-numba", "mkl-csr"]
 PATTERNS = ["2:4", "1:4", "2:8", "unstructured(0.3)", "block(4,0.25)", "dense"]
 
 
@@ -109,6 +110,8 @@ def test_float16_where_supported(name, ctx):
     ("scipy-csr", {"pattern": "2:4", "dtype": "float16"}, "float16"),
     ("scipy-bsr", {"pattern": "2:4", "dtype": "float16"}, "float16"),
     ("csr-numba", {"pattern": "2:4", "dtype": "float16"}, "float16"),
+    ("csr16-numba", {"pattern": "unstructured(0.5)", "dtype": "float16"}, "float16"),
+    ("bitmap-numba", {"pattern": "2:4", "dtype": "float16"}, "float16"),
 ])
 def test_unsupported_combinations_say_why(name, params, why, ctx):
     instance = build({"shape": [8, 8], "n": 4, **params}, seed=0)

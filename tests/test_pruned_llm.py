@@ -179,3 +179,15 @@ systems: [{{device: cpu, kernel: dense}}]
     with pytest.raises(UserError) as err:
         make_plan(parse_suite(text_in, "bad.yaml"))
     assert f"grid.{field}" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_grouped_attention_is_the_data_layers_causal_attention():
+    from suite.data.llama import causal_attention
+    from suite.workloads.pruned_llm_decode import grouped_attention
+
+    rng = np.random.default_rng(1)
+    q, k, v = (rng.standard_normal(s).astype(np.float32) for s in
+               ((6, 20, 8), (2, 20, 8), (2, 20, 8)))
+    mask = np.triu(np.full((20, 20), -np.inf, np.float32), 1)
+    np.testing.assert_allclose(grouped_attention(q, k, v, mask), causal_attention(q, k, v),
+                               atol=1e-6)

@@ -1,9 +1,9 @@
-"""CPU SpMM kernels: dense BLAS (the baseline), scipy CSR/BSR, and the numba kernels.
+"""CPU SpMM baselines: dense BLAS (the baseline), scipy CSR/BSR and the plain numba CSR loop.
 
-Registers ``dense``, ``scipy-csr``, ``scipy-bsr``, ``csr-numba`` and ``nm-numba`` (ours) on
-``cpu``. Preparation (format conversion, packing buffers, compiling) is not timed; ``run(x)``
-gets the activation batch from the harness; numba is
-imported only when a numba kernel is prepared.
+Registers ``dense``, ``scipy-csr``, ``scipy-bsr`` and ``csr-numba`` on ``cpu``; our kernels
+(``nm-numba``, ``csr16-numba``, ``bitmap-numba``) are in ``cpu_ours``. Preparation (format
+conversion, compiling) is not timed; ``run(x)`` gets the activation batch from the
+harness; numba is imported only when a numba kernel is prepared.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from kernels.spmm import costs
-from kernels.spmm.formats import nm_compress
 from suite.registry import register_kernel
 from suite.workload import Prepared
 
@@ -119,32 +118,3 @@ def csr_numba(instance, inputs, ctx):
     fmt = int(data.nbytes + indices.nbytes + indptr.nbytes)
     return Prepared(run=run, to_host=_copy_out, flops=flops, bytes_min=bytes_min,
                     info={"format_bytes": fmt, "nnz": int(w.nnz)})
-
-
-def _nm_numba_supports(instance):
-    return costs.needs_nm(instance) or _numba_supports(instance)
-
-
-@register_kernel("spmm", "nm-numba", device="cpu", needs=("numba",),
-                 description="N:M compressed values + uint8 indices, tiled numba kernel (ours)",
-                 supports=_nm_numba_supports)
-def nm_numba(instance, inputs, ctx):
-    from kernels.spmm import cpu_numba
-    n, m = instance.pattern.n, instance.pattern.m
-    nm = nm_compress(inputs.weight, n, m)
-    # Absolute int32 columns are a prepare-time cache of group*m + index; the stored format
-    # (and bytes_min) is values + 1-byte indices. Padded slots hold zeros: clip them in range.
-    columns = np.minimum(nm.columns(), instance.k - 1).astype(np.int32)
-    out = np.empty((instance.m, instance.n), dtype=instance.dtype)
-    x_packed, acc = cpu_numba.workspace(instance.m, instance.k, instance.n, instance.dtype)
-    block_groups = max(1, cpu_numba.BLOCK_ROWS_K // m)
-
-    def run(x):
-        cpu_numba.nm_spmm(nm.values, columns, x, out, x_packed, acc, n, block_groups)
-        return out
-
-    run(np.ascontiguousarray(inputs.x))
-    flops, bytes_min = costs.nm_cost(instance, nm.format_bytes, nm.values.size)
-    return Prepared(run=run, to_host=_copy_out, flops=flops, bytes_min=bytes_min,
-                    info={"format_bytes": nm.format_bytes, "n": n, "m": m,
-                          "tile_cols": int(x_packed.shape[2])})

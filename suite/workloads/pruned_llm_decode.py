@@ -7,10 +7,13 @@ sequence) through every layer, writing their key and value into that reserved sl
 attending over all ``c + 1`` positions, and returns the ``b x vocab`` logits. Each call
 writes before it reads, so repeated calls on one cache are independent of each other.
 ``prefill_logits(model, ids)`` runs a whole prompt and returns its last token's logits
-(the LM head on that row only, as a server does). Every linear layer goes through
-``model.linears`` (so a backend's kernels do the matrix products); attention, norms and
-RoPE are numpy. Cost of a decode step: every weight read once, ``b * c`` cached positions
-attended per layer.
+(the LM head on that row only, as a server does); ``prefill_hidden`` is
+``LlamaModel.hidden`` with each KV head's query group attending as one 2-D GEMM
+(``grouped_attention``: the same numbers, about 5x faster than the data layer's 4-D
+broadcast matmul at 512 tokens, so attention does not drown the linears' speedups).
+Every linear layer goes through ``model.linears`` (so a backend's kernels do the matrix
+products); attention, norms and RoPE are numpy. Cost of a decode step: every weight read
+once, ``b * c`` cached positions attended per layer.
 """
 
 from __future__ import annotations
@@ -104,6 +107,50 @@ def _attend_step(model, i: int, h: np.ndarray, cache: KVCache) -> np.ndarray:
 
 def prefill_logits(model, ids: np.ndarray) -> np.ndarray:
     """The last token's logits (vocab, float32) after the whole prompt ``ids``."""
-    x = model.hidden(np.asarray(ids, dtype=np.int64))
+    x = prefill_hidden(model, np.asarray(ids, dtype=np.int64))
     last = rms_norm(x[-1:], model.weights["norm"], model.config.rms_norm_eps)
     return np.asarray(model.linears["lm-head"](last), dtype=np.float32)[0]
+
+
+def prefill_hidden(model, ids: np.ndarray) -> np.ndarray:
+    """The residual stream (T x hidden) after the last layer, causal over ``ids``."""
+    cfg, w = model.config, model.weights
+    tokens = len(ids)
+    x = w["embed"][ids].astype(np.float32)
+    cos, sin = rope_tables(tokens, cfg.head_dim, cfg.rope_theta)
+    mask = np.triu(np.full((tokens, tokens), -np.inf, np.float32), 1)
+    for i in range(cfg.num_layers):
+        h = rms_norm(x, w[f"layer{i}.attn-norm"], cfg.rms_norm_eps)
+        q = _heads(model.linears[f"layer{i}.attn-q"](h), cfg.num_heads, cfg.head_dim)
+        k = _heads(model.linears[f"layer{i}.attn-k"](h), cfg.num_kv_heads, cfg.head_dim)
+        v = _heads(model.linears[f"layer{i}.attn-v"](h), cfg.num_kv_heads, cfg.head_dim)
+        att = grouped_attention(apply_rope(q, cos, sin), apply_rope(k, cos, sin), v, mask)
+        x = x + model.linears[f"layer{i}.attn-o"](att.transpose(1, 0, 2).reshape(tokens, -1))
+        h = rms_norm(x, w[f"layer{i}.mlp-norm"], cfg.rms_norm_eps)
+        gate = model.linears[f"layer{i}.mlp-gate"](h)
+        up = model.linears[f"layer{i}.mlp-up"](h)
+        x = x + model.linears[f"layer{i}.mlp-down"](gate * expit(gate) * up)
+    return x
+
+
+def _heads(x: np.ndarray, heads: int, head_dim: int) -> np.ndarray:
+    return np.asarray(x).reshape(x.shape[0], heads, head_dim).transpose(1, 0, 2)
+
+
+def grouped_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray,
+                      mask: np.ndarray) -> np.ndarray:
+    """Causal softmax attention (heads x T x d): each KV head's group of query heads as
+    one ``(g T) x d @ d x T`` GEMM, then ``(g T) x T @ T x d``."""
+    heads, tokens, dim = q.shape
+    groups = heads // k.shape[0]
+    out = np.empty_like(q)
+    for j in range(k.shape[0]):
+        rows = slice(j * groups, (j + 1) * groups)
+        scores = (q[rows].reshape(groups * tokens, dim) @ k[j].T).reshape(groups, tokens, -1)
+        scores *= np.float32(1.0 / np.sqrt(dim))
+        scores += mask
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=-1, keepdims=True)
+        out[rows] = (scores.reshape(groups * tokens, -1) @ v[j]).reshape(groups, tokens, dim)
+    return out
