@@ -1,7 +1,8 @@
 """PNG plots of a run: speedup vs density per kernel, and the CAP radar (MoE-CAP style).
 
 Main entries: ``speedup_vs_density(frame, out_dir, family)`` (panels per pattern kind,
-binned densities, a marker per shape, interval error bars), ``throughput_bars(frame,
+binned densities, a marker per shape, interval error bars, break-even bands from
+``suite.breakeven``), ``throughput_bars(frame,
 out_dir, family)`` (units/s per system, a panel per instance) and ``cap_radar(frame,
 out_dir, family)``; each returns the paths it wrote (none when the records lack the
 figures the plot needs). The radar scores accuracy by the direction and
@@ -20,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from suite import breakeven  # noqa: E402
 from suite.frames import MetricInfo, metric_info  # noqa: E402
 
 
@@ -39,15 +41,19 @@ def speedup_vs_density(frame: pd.DataFrame, out_dir: Path, family: str) -> list[
                              figsize=(3.4 * len(kinds) + 3.2, 3.3 * len(devices) + 0.8))
     colors = {s: f"C{i % 10}" for i, s in enumerate(sorted(ok.system.unique()))}
     markers = {k: MARKERS[i % len(MARKERS)] for i, k in enumerate(sorted(ok.shape_key.unique()))}
+    found = breakeven.breakevens(frame, family)
     for row, device in enumerate(devices):
         for col, kind in enumerate(kinds):
             rows = ok[(ok.device_kind == device) & (ok.pattern_kind.fillna("") == kind)]
             _density_panel(axes[row][col], rows, f"{device}: {kind or 'no pattern'}",
                            colors, markers)
+            breakeven.draw_bands(axes[row][col], [b for b in found if b.device_kind == device
+                                                  and b.pattern_kind == kind], colors)
         axes[row][0].set_ylabel("speedup over dense (x, log)")
     _density_legends(fig, colors, markers)
     fig.suptitle(f"{family}: speedup vs weight density per device and pattern kind "
-                 "(bars: 95 % interval; hollow: INVALID)", fontsize=11)
+                 "(bars: 95 % interval; hollow: INVALID)\nbands: break-even density "
+                 "(95 % interval, dotted estimate; hatched: INVALID)", fontsize=10, y=0.995)
     path = out_dir / f"{family}_speedup_vs_density.png"
     fig.tight_layout(rect=(0, 0, 1 - 2.9 / fig.get_figwidth(), 0.95))
     fig.savefig(path, dpi=120)

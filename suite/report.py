@@ -4,7 +4,8 @@ Writes ``results.csv`` (lists and dicts as JSON), ``leaderboard.md`` (``suite.le
 fair rankings per family and device kind), ``speedup.md`` (instance x system, each speedup
 with its 95 % interval, INVALID cells marked with their reasons listed), ``cap.md`` (cost,
 accuracy, performance, S-MFU, S-MBU, energy, build cost per instance and system, with what
-a timed call covers), each family's plot and a CAP radar per family that has the three
+a timed call covers), ``breakeven.md`` where an SpMM density sweep exists
+(``suite.breakeven``), each family's plot and a CAP radar per family that has the three
 figures. Roofline figures are re-taken against the run's best peaks (``suite.reassess``).
 Accuracy headers state each metric's direction as recorded; rows with ``flags`` are marked
 ``!`` and their flags listed under the table. Old (v1) run directories read the same way.
@@ -65,6 +66,8 @@ def write_reports(run_dir: Path) -> list[Path]:
     if frame.device.astype(str).str.startswith("sim:").any():
         written.append(run_dir / "predicted_vs_achieved.md")
         written[-1].write_text(predicted_markdown(frame))
+    from suite.breakeven import write_breakeven
+    written += write_breakeven(frame, run_dir)
     for family, part in frame.groupby("family"):
         spec = registry.families().get(family)
         if spec is not None and spec.plot is not None:
