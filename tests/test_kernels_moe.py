@@ -164,6 +164,28 @@ def test_grouped_options_and_repeat_runs(options):
     assert verdict(inst, inputs, prep, call(prep, other), other).valid
 
 
+@pytest.mark.parametrize("case", ["swiglu", "shared-experts", "one-token"])
+def test_grouped_blas_path_with_vector_swiglu(case):
+    # chunk_rows forces the numpy + BLAS path; float32 SwiGLU then runs the numba activation
+    # on each chunk (d_ff 16: one masked vector per row), as wide experts do by default
+    inst = make(case, seed=6)
+    inputs = inst.build_inputs()
+    prep, out = run("grouped", inst, inputs, options={"workers": 2, "chunk_rows": 7})
+    assert verdict(inst, inputs, prep, out).valid
+    other = inst.batches(inputs, 2)[1]
+    assert verdict(inst, inputs, prep, call(prep, other), other).valid
+
+
+def test_grouped_chunks_wide_experts_whole():
+    from kernels.moe.cpu_grouped import _default_chunk_rows
+
+    mixtral = build({"model": "mixtral-8x7b", "scale": 4})  # 44 MB per expert: beyond L2
+    deepseek = build({"model": "deepseek-moe-16b", "scale": 8})  # 0.5 MB: the fused path
+    assert _default_chunk_rows(mixtral) == 1024
+    assert _default_chunk_rows(deepseek) == 2 * 1024 * 1024 // (352 * 4)  # h about 2 MiB
+    assert _default_chunk_rows(build({"model": "mixtral-8x7b"})) == 292  # h capped at 32 MiB
+
+
 def test_dense_and_capacity_declare_what_they_execute():
     inst = make("swiglu")
     inputs = inst.build_inputs()
@@ -196,7 +218,7 @@ def test_grouped_chunks_cover_rows_and_keep_small_experts_whole():
     chunks = _chunks(ends, 0, 30, rows=8)
     segments = [seg for _, _, segs in chunks for seg in segs]
     assert [(a0, a1) for _, a0, a1 in segments] == [
-        (0, 3), (3, 10), (10, 12), (12, 20), (20, 28), (28, 30)]
+        (0, 3), (3, 10), (10, 12), (12, 18), (18, 24), (24, 30)]  # cut evenly, no short tail
     assert all(c1 - c0 <= 8 and segs[0][1] == c0 and segs[-1][2] == c1
                for c0, c1, segs in chunks)
     assert [e for e, _, _ in segments] == [0, 2, 3, 4, 4, 4]  # only the 18-row expert is cut

@@ -14,7 +14,8 @@ What it does differently from the per-expert loop (``kernels.moe.cpu.loop``):
 - for float32 SwiGLU experts whose weights fit in L2 (``cpu_small_gemm.supported``) and no
   explicit ``chunk_rows``, the whole expert FFN runs in numba, 6 rows at a time (gather,
   register-blocked GEMMs on the unpacked weights, vector SwiGLU), with the threads' row
-  ranges balanced by rows + a per-expert cost; otherwise numpy + BLAS per chunk.
+  ranges balanced by rows + a per-expert cost; otherwise numpy + BLAS per chunk (experts
+  beyond L2: chunks of up to 1024 rows, big experts cut evenly; float32 SwiGLU in numba).
 numpy releases the GIL inside BLAS and ufunc loops; the numba FFN and combine are ``nogil``.
 """
 
@@ -34,6 +35,11 @@ from kernels.moe.plans import Plan
 # Rows per chunk: h (chunk x h_in) about 2 MiB, at least 256 rows. Smaller chunks keep h
 # in L2 but re-read a big expert's weights once per chunk, which costs more (measured).
 CHUNK_BYTES, MIN_CHUNK_ROWS = 2 * 1024 * 1024, 256
+# Wide experts (weights beyond L2, cpu_small_gemm.MAX_EXPERT_BYTES): each chunk streams the
+# expert's tens of MB of weights again and a short GEMM runs below BLAS's peak, so chunks
+# grow to WIDE_CHUNK_ROWS (h up to WIDE_CHUNK_BYTES). Mixtral/4 (d 1024, 44 MB per expert,
+# ~512 rows each), one thread: 256-row chunks 1.25x the bare GEMM time, 1024 1.09x (measured).
+WIDE_CHUNK_ROWS, WIDE_CHUNK_BYTES = 1024, 32 * 1024 * 1024
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
@@ -57,14 +63,14 @@ class _GroupedCpu:
         self.fused = not chunk_rows and small_gemm.supported(inst)
         blas = ThreadpoolController().select(user_api="blas")
         self.limit, self.blas_threads = (blas.limit if blas_threads else _no_limit), blas_threads
-        chunk_rows = chunk_rows or max(MIN_CHUNK_ROWS,
-                                       CHUNK_BYTES // (inst.h_in * inst.dtype.itemsize))
+        chunk_rows = chunk_rows or _default_chunk_rows(inst)
         self.w_in, self.w_down, self.activation = inputs.w_in, inputs.w_down, inst.activation
         self.n, self.k, t, d, dt = (inputs.w_in.shape[0], inst.top_k + inst.shared_experts,
                                     inst.tokens, inst.d_model, inst.dtype)
         pairs = t * self.k
         self.feed = RoutingFeed(np, inst, id_dtype(self.n))
         self.scratch = [_Scratch(inst, min(chunk_rows, pairs)) for _ in range(workers)]
+        self.vector_swiglu = small_gemm.vector_swiglu(inst)
         self.ys, self.spare = np.zeros((pairs, d), dt), np.empty((pairs, d), dt)  # finite
         self.inv, self.rows, self.y = np.empty(pairs, np.intp), np.arange(pairs), np.empty((t, d), dt)
         self.row_cuts = np.linspace(0, pairs, workers + 1).astype(int).tolist()
@@ -76,8 +82,10 @@ class _GroupedCpu:
         """Compile the combine (and the fused FFN) now, not in a timed call."""
         ones = np.ones(self.rows.size, self.y.dtype)
         combine(self.ys, self.rows, ones, self.k, self.y, self.spare)
+        s = self.scratch[0]
+        if self.vector_swiglu:
+            small_gemm.swiglu_rows(s.h, s.a, 1)
         if self.fused:
-            s = self.scratch[0]
             small_gemm.expert_ffn(x, np.zeros(1, np.intp), self.w_in, self.w_down,
                                   np.array([[0, 0, 1]], np.int64), self.ys, s.xs, s.h, s.a)
 
@@ -104,7 +112,7 @@ class _GroupedCpu:
             return
         for c0, c1, segments in _chunks(ends, lo, hi, s.rows):
             s.ffn(x, self.w_in, self.w_down, self.activation, tokens[c0:c1], c0, segments,
-                  self.ys[c0:c1])
+                  self.ys[c0:c1], self.vector_swiglu)
 
     def _combine(self, t0, t1, w_flat) -> None:
         """y of tokens t0..t1: each token's k expert rows, weighted and summed."""
@@ -128,13 +136,18 @@ class _Scratch:
         self.h = np.empty((alloc, inst.h_in), inst.dtype)
         self.a = np.empty((alloc, inst.d_ff), inst.dtype)
 
-    def ffn(self, x, w_in, w_down, activation, tokens, c0, segments, out) -> None:
-        """FFN of sorted rows c0..c0+len(tokens): each segment with its expert's weights."""
+    def ffn(self, x, w_in, w_down, activation, tokens, c0, segments, out,
+            vector_swiglu=False) -> None:
+        """FFN of sorted rows c0..c0+len(tokens): each segment with its expert's weights;
+        ``vector_swiglu``: the activation in one numba pass (float32 SwiGLU), not five numpy."""
         m = tokens.size
         np.take(x, tokens, axis=0, out=self.xs[:m])
         for e, a0, a1 in segments:
             np.matmul(self.xs[a0 - c0:a1 - c0], w_in[e], out=self.h[a0 - c0:a1 - c0])
-        activate(np, self.h[:m], activation, self.a[:m])
+        if vector_swiglu:
+            small_gemm.swiglu_rows(self.h, self.a, m)
+        else:
+            activate(np, self.h[:m], activation, self.a[:m])
         for e, a0, a1 in segments:
             np.matmul(self.a[a0 - c0:a1 - c0], w_down[e], out=out[a0 - c0:a1 - c0])
 
@@ -180,12 +193,21 @@ def _segments(ends: list[int], lo: int, hi: int) -> np.ndarray:
     return np.array(out, np.int64).reshape(-1, 3)
 
 
+def _default_chunk_rows(inst) -> int:
+    """Rows per chunk when ``chunk_rows`` is not given (see CHUNK_BYTES, WIDE_CHUNK_ROWS)."""
+    row_bytes = inst.h_in * inst.dtype.itemsize
+    rows = max(MIN_CHUNK_ROWS, CHUNK_BYTES // row_bytes)
+    if small_gemm.expert_bytes(inst) > small_gemm.MAX_EXPERT_BYTES:
+        rows = max(rows, min(WIDE_CHUNK_ROWS, WIDE_CHUNK_BYTES // row_bytes))
+    return rows
+
+
 def _chunks(ends: list[int], lo: int, hi: int, rows: int) -> list[tuple[int, int, list]]:
     """Rows lo..hi as chunks of <= ``rows`` rows, each with its (expert, a0, a1) segments.
 
     Whole experts are packed together; an expert that does not fit starts a new chunk and
-    only one bigger than a chunk is cut, so an expert's weights are read as few times as
-    possible."""
+    only one bigger than a chunk is cut, into near-equal pieces (no short tail GEMM), so an
+    expert's weights are read as few times as possible."""
     out: list[tuple[int, int, list]] = []
     c0, segments = lo, []
     e = bisect.bisect_right(ends, lo)
@@ -194,9 +216,12 @@ def _chunks(ends: list[int], lo: int, hi: int, rows: int) -> list[tuple[int, int
         if a1 > a0 and segments and a1 - c0 > rows:
             out.append((c0, a0, segments))
             c0, segments = a0, []
-        while a1 - a0 > rows:
-            out.append((a0, a0 + rows, [(e, a0, a0 + rows)]))
-            a0 = c0 = a0 + rows
+        if a1 - a0 > rows:
+            pieces = -(-(a1 - a0) // rows)
+            for p in range(pieces - 1):
+                cut = a0 + (a1 - a0) // (pieces - p)
+                out.append((a0, cut, [(e, a0, cut)]))
+                a0 = c0 = cut
         if a1 > a0:
             segments.append((e, a0, a1))
         e += 1

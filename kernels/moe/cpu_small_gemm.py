@@ -42,10 +42,19 @@ PREFETCH_MIN_ROWS = MR
 MAX_EXPERT_BYTES = 1536 * 1024
 
 
+def expert_bytes(inst) -> int:
+    """Bytes of one expert's weights (w_in and w_down)."""
+    return inst.dtype.itemsize * (inst.d_model * inst.h_in + inst.d_ff * inst.d_model)
+
+
+def vector_swiglu(inst) -> bool:
+    """Whether ``swiglu_rows`` applies: float32 SwiGLU experts."""
+    return inst.dtype == np.float32 and inst.activation == "swiglu"
+
+
 def supported(inst) -> bool:
-    weight_bytes = 4 * (inst.d_model * inst.h_in + inst.d_ff * inst.d_model)
-    return (inst.dtype == np.float32 and inst.activation == "swiglu"
-            and weight_bytes <= MAX_EXPERT_BYTES)
+    """Whether the whole expert FFN runs here (``expert_ffn``): weights that fit in L2."""
+    return vector_swiglu(inst) and expert_bytes(inst) <= MAX_EXPERT_BYTES
 
 
 def _lane_mask(context, builder, valid, valid_type):
@@ -306,7 +315,7 @@ def _gemm_rows(a, b, c, ci0, m):  # pragma: no cover (compiled)
 
 
 @nb.njit(fastmath=True, nogil=True, cache=True)
-def _swiglu_rows(h, a, m):  # pragma: no cover (compiled)
+def swiglu_rows(h, a, m):  # pragma: no cover (compiled)
     """a[:m] = silu(h[:m, :ff]) * h[:m, ff:], exp in float32 vector-friendly form."""
     ff = a.shape[1]
     for r in range(m):
@@ -334,5 +343,5 @@ def expert_ffn(x, tokens, w_in, w_down, segments, out, xs, h, a):  # pragma: no 
                 for j in range(d):
                     dst[j] = src[j]
             _gemm_rows(xs, wi, h, 0, m)
-            _swiglu_rows(h, a, m)
+            swiglu_rows(h, a, m)
             _gemm_rows(a, wd, out, i0, m)
