@@ -158,3 +158,19 @@ def test_bm25s_matches_exact_search_over_bm25_weights():
     prepared = prepare(peers.bm25s_peer, coll)
     check = rc.check(answer(prepared, batch), ref, coll, prepared, batch)
     assert check.valid and check.accuracy["recall@10"] > 0.99
+
+
+def test_the_seismic_profile_answers_as_the_search_does_and_splits_its_cycles():
+    from kernels.retrieval.options import csr_arrays
+    from kernels.retrieval.seismic_index import SeismicIndex
+    from kernels.retrieval.seismic_profile import PHASES, profile
+
+    coll, batch = generated(queries=8)
+    index = SeismicIndex.build(coll.docs, n_postings=200)
+    queries = [csr_arrays(QueryBatch(batch.matrix[i])) for i in range(len(batch))]
+    result = profile(index, queries, query_cut=5, heap_factor=0.9)  # raises if answers differ
+    assert sum(result["share"].values()) == pytest.approx(1.0)
+    assert set(result["share"]) == set(PHASES) and result["share"]["forward"] > 0
+    counts = result["per_query"]
+    assert counts["lists"] == 5 and counts["docs_scored"] > 0
+    assert counts["forward_entries"] >= counts["docs_scored"]

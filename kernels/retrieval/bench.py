@@ -8,6 +8,10 @@ our Seismic against pyseismic-lsr over the same query-option sweep (one index bu
 apart so that a 1M-document run holds only one group's indexes in memory. Prints, and
 writes to ``--out`` (JSON rows, the Pareto plot, the cost table), recall@10, QPS, p50 and
 p99 latency, index bytes and build time per system; the load average with each figure.
+``--cost-growth DIR DIR ...`` reads the ``bench-*.json`` of earlier runs at several sizes
+and writes their cost-growth table (``retrieval_plot.cost_growth``) to ``--out`` (a file):
+``python -m kernels.retrieval.bench --cost-growth results/retrieval-10k results/retrieval-100k
+results/retrieval-1m --out results/retrieval-cost-growth.md``.
 """
 
 from __future__ import annotations
@@ -56,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--group", choices=sorted(GROUPS), default="seismic")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--cost-growth", type=Path, nargs="+", default=None, metavar="DIR",
+                        help="tabulate earlier runs' bench-*.json instead of measuring")
     args = parser.parse_args(argv)
+    if args.cost_growth:
+        return _cost_growth(args.cost_growth, args.out)
     from suite.bench import measure_kernels
 
     settings = MeasureSettings(warmup=2, min_repeats=args.queries, max_repeats=2 * args.queries,
@@ -82,18 +90,44 @@ def _line(r: dict) -> str:
             f"{r['build_s'] or 0:.1f} s  load {r['load_average'][0]:.2f}")
 
 
-def _write(out: Path, group: str, rows: list[dict]) -> None:
+def _frame(rows: list[dict]):
     import pandas as pd
 
+    return pd.DataFrame(rows).assign(
+        instance_label=[f"generated {r['docs']:,}" for r in rows], scenario="per_query",
+        device="cpu", params=[{"collection": "generated", "docs": r["docs"]} for r in rows])
+
+
+def _write(out: Path, group: str, rows: list[dict]) -> None:
     from suite.workloads.retrieval_plot import draw
 
     out.mkdir(parents=True, exist_ok=True)
     (out / f"bench-{group}.json").write_text(json.dumps(rows, indent=1, default=str))
-    frame = pd.DataFrame(rows).assign(
-        instance_label=f"generated {rows[0]['docs']:,}", scenario="per_query", device="cpu",
-        params=[{"collection": "generated", "docs": r["docs"]} for r in rows])
-    for path in draw(frame, out):
-        path.rename(out / f"{group}-{path.name}")
+    for path in draw(_frame(rows), out):
+        path.rename(out / (f"pareto-{group}.png" if path.suffix == ".png"
+                           else f"{group}-{path.name}"))
+
+
+def _cost_growth(dirs: list[Path], out: Path | None) -> int:
+    from suite.errors import UserError
+    from suite.workloads.retrieval_plot import cost_growth
+
+    files = [f for d in dirs for f in sorted(Path(d).glob("bench-*.json"))]
+    if not files:
+        raise UserError(f"--cost-growth: no bench-*.json in {', '.join(map(str, dirs))}; "
+                        "run the bench with --out DIR first")
+    rows = [r for f in files for r in json.loads(f.read_text())]
+    loads = [f"{f.parent.name}/{f.name}: load {json.loads(f.read_text())[0]['load_average'][0]:.2f}"
+             for f in files]
+    text = ("Single thread, per-query scenario (`python -m kernels.retrieval.bench`), 200 "
+            "queries per system.\n\n" + cost_growth(_frame(rows))
+            + "\nOne-minute load average when measured: " + "; ".join(loads) + ".\n")
+    if out is None:
+        print(text, end="")
+    else:
+        out.write_text(text)
+        print(f"wrote {out}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@
 - ``retrieval_pareto_<n>.png``: one figure per (collection, scenario, device), ann-benchmarks
   style: recall@10 on x, queries/s on a log y axis, one curve per kernel (its Pareto
   frontier over the option sets swept; every point marked);
-- ``retrieval_cost_growth.md``: per kernel and generated-collection size, the fastest
-  option set reaching recall@10 >= ``RECALL_TARGET``: time per query, index bytes, build
-  time (``-`` where none reached it).
+- ``retrieval_cost_growth.md``: how cost grows with the generated collection's size, two
+  tables with a column per ``docs`` value: per kernel, the fastest option set reaching
+  recall@10 >= ``RECALL_TARGET`` (time per query, index bytes, build time; ``-`` where none
+  reached it), then per system (one fixed option set, so a row compares like with like):
+  time per query, index bytes and recall.
 Main entries: ``draw``, ``pareto_points(part)``, ``cost_growth(frame)``.
 """
 
@@ -89,26 +91,47 @@ def draw(frame: pd.DataFrame, out_dir: Path) -> list[Path]:
 
 
 def cost_growth(frame: pd.DataFrame) -> str:
-    """Markdown: per kernel, per generated size, the fastest row at recall >= target."""
+    """Markdown: per kernel the fastest row at recall >= target, then per system, by size."""
     rows = frame[frame.params.apply(lambda p: isinstance(p, dict)
                                     and p.get("collection") == "generated")]
     if rows.empty:
         return ""
-    rows = rows.assign(docs=rows.params.apply(lambda p: p["docs"]))
-    cells: dict[tuple[str, str], dict[int, str]] = {}
+    rows = rows.assign(docs=rows.params.apply(lambda p: int(p["docs"])))
+    best: dict[tuple[str, str], dict[int, str]] = {}
+    each: dict[tuple[str, str], dict[int, str]] = {}
     for (scenario, docs), part in rows.groupby(["scenario", "docs"]):
         points = pareto_points(part)
         for kernel, group in points[points.recall >= RECALL_TARGET].groupby("kernel"):
-            best = group.sort_values("s_per_query").iloc[0]
-            mb = f"{best.bytes / 1e6:,.0f} MB" if pd.notna(best.bytes) else "-"
-            build = f"{best.build_s:.1f} s" if pd.notna(best.build_s) else "-"
-            cells.setdefault((scenario, kernel), {})[int(docs)] = (
-                f"{1e3 * best.s_per_query:.3g} ms, {mb}, {build} (r {best.recall:.3f})")
+            top = group.sort_values("s_per_query").iloc[0]
+            best.setdefault((scenario, kernel), {})[docs] = (
+                f"{_ms(top)}, {_mb(top)}, {_build(top)} (r {top.recall:.3f})")
+        for system, group in points.groupby("system"):
+            top = group.sort_values("s_per_query").iloc[0]
+            each.setdefault((scenario, system), {})[docs] = (
+                f"{_ms(top)}, {_mb(top)} (r {top.recall:.3f})")
     sizes = sorted(rows.docs.unique())
-    head = "| scenario | kernel | " + " | ".join(f"{d:,} docs" for d in sizes) + " |"
-    lines = [f"Fastest option set at recall@10 >= {RECALL_TARGET}: time per query, index "
-             "bytes, build time (recall)", "", head, "|" + " --- |" * (len(sizes) + 2)]
-    for (scenario, kernel), by_size in sorted(cells.items()):
-        lines.append(f"| {scenario} | {kernel} | "
+    return (_table(f"Fastest option set at recall@10 >= {RECALL_TARGET}: time per query, "
+                   "index bytes, build time (recall)", "kernel", best, sizes) + "\n"
+            + _table("Per system (one option set each): time per query, index bytes (recall)",
+                     "system", each, sizes))
+
+
+def _table(title: str, what: str, cells: dict, sizes: list[int]) -> str:
+    head = f"| scenario | {what} | " + " | ".join(f"{d:,} docs" for d in sizes) + " |"
+    lines = [title, "", head, "|" + " --- |" * (len(sizes) + 2)]
+    for (scenario, name), by_size in sorted(cells.items()):
+        lines.append(f"| {scenario} | {name} | "
                      + " | ".join(by_size.get(int(d), "-") for d in sizes) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _ms(row) -> str:
+    return f"{1e3 * row.s_per_query:.3g} ms"
+
+
+def _mb(row) -> str:
+    return f"{row.bytes / 1e6:,.0f} MB" if pd.notna(row.bytes) else "-"
+
+
+def _build(row) -> str:
+    return f"{row.build_s:.1f} s" if pd.notna(row.build_s) else "-"
