@@ -2,7 +2,8 @@
 
 ``build_cache(model, contexts)`` runs each of ``b`` contexts (``b x c`` token ids) through
 the model and keeps every layer's keys (after RoPE) and values, with one slot reserved for
-the next token; ``decode_step(model, tokens, cache)`` feeds ``b`` new tokens (one per
+the next token; ``cache_arrays`` / ``cache_of_arrays`` turn a cache into arrays to store and back;
+``decode_step(model, tokens, cache)`` feeds ``b`` new tokens (one per
 sequence) through every layer, writing their key and value into that reserved slot and
 attending over all ``c + 1`` positions, and returns the ``b x vocab`` logits. Each call
 writes before it reads, so repeated calls on one cache are independent of each other.
@@ -68,6 +69,18 @@ def build_cache(model, contexts: np.ndarray) -> KVCache:
             keys[i][s, :, :c], values[i][s, :, :c] = k, v
     cos, sin = rope_tables(c + 1, cfg.head_dim, cfg.rope_theta)
     return KVCache(keys, values, c, cos[c], sin[c])
+
+
+def cache_arrays(cache: KVCache) -> dict[str, np.ndarray]:
+    """``cache`` as arrays to store (``cache_of_arrays`` gives it back)."""
+    return {"keys": np.stack(cache.keys), "values": np.stack(cache.values),
+            "context": np.array(cache.context), "cos": cache.cos, "sin": cache.sin}
+
+
+def cache_of_arrays(arrays: dict[str, np.ndarray]) -> KVCache:
+    keys, values = np.asarray(arrays["keys"]), np.asarray(arrays["values"])
+    return KVCache(list(keys), list(values), int(arrays["context"]),
+                   np.asarray(arrays["cos"]), np.asarray(arrays["sin"]))
 
 
 def decode_step(model, tokens: np.ndarray, cache: KVCache) -> np.ndarray:

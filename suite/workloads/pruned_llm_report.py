@@ -18,6 +18,7 @@ import pandas as pd
 TABLE = "pruned-llm_table.md"
 PLOT = "pruned-llm_quality_vs_speedup.png"
 MODEL_KEYS = ("model", "method", "pattern")
+NOISY_MARK = "*"
 
 
 def _ok(frame: pd.DataFrame) -> pd.DataFrame:
@@ -40,14 +41,15 @@ def quality_rows(frame: pd.DataFrame) -> list[dict]:
 
 
 def speed_rows(frame: pd.DataFrame) -> dict[str, list[dict]]:
-    """phase -> one dict per pruned model: ``system -> (tokens/s or None, speedup)``."""
+    """phase -> one dict per pruned model: ``system -> (tokens/s or None, speedup, noisy)``
+    (``noisy``: the row's verdict is INVALID, e.g. other processes took the CPU)."""
     out: dict[str, list[dict]] = {}
     ok = _ok(frame)
     for phase, by_phase in ok.groupby("phase", sort=False):
         rows = []
         for key, part in by_phase.groupby(list(MODEL_KEYS), sort=False):
             cells = {r.system: (None if r.device_kind == "sim" else r.throughput_units_per_s,
-                                r.speedup) for r in part.itertuples()}
+                                r.speedup, _noisy(r)) for r in part.itertuples()}
             rows.append({**dict(zip(MODEL_KEYS, key, strict=True)), "cells": cells,
                          "ppl_ratio": (part.accuracy.iloc[0] or {}).get("ppl_ratio")})
         out[phase] = rows
@@ -75,6 +77,10 @@ def markdown(frame: pd.DataFrame) -> str:
             cells = [_cell(r["cells"].get(s)) for s in systems]
             lines.append(f"| {r['method']} | {r['pattern']} | {_f(r['ppl_ratio'], '.2f')}x | "
                          + " | ".join(cells) + " |")
+    if any(c[2] for rows in speed_rows(frame).values() for r in rows
+           for c in r["cells"].values()):
+        lines += ["", f"{NOISY_MARK} INVALID row (noisy machine or wide spread; its "
+                  "`verdict_reasons` say which): shown, not to be trusted"]
     return "\n".join(lines) + "\n"
 
 
@@ -135,9 +141,13 @@ def _system_order(system: str) -> tuple:
 def _cell(value) -> str:
     if value is None:
         return "-"
-    rate, speedup = value
+    rate, speedup, noisy = value
     head = f"{rate:.3g} " if rate is not None and rate == rate else ""
-    return f"{head}({_f(speedup, '.2f')}x)"
+    return f"{head}({_f(speedup, '.2f')}x){NOISY_MARK if noisy else ''}"
+
+
+def _noisy(row) -> bool:
+    return row.device_kind != "sim" and str(getattr(row, "verdict", "")) == "INVALID"
 
 
 def _f(value, spec: str) -> str:
