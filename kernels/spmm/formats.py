@@ -60,12 +60,14 @@ def nm_compress(weight: np.ndarray, n: int, m: int) -> NMMatrix:
         r, g = np.unravel_index(int(np.argmax(counts)), counts.shape)
         raise ParamError("weight", f"row {r}, group {g} has {counts[r, g]} non-zeros",
                          f"at most n={n} non-zeros in every group of m={m} along K")
-    # A stable sort on "is zero" puts the non-zeros first, in position order; the first n
-    # slots then hold every non-zero plus (when short) zeros at unused positions.
-    order = np.argsort(~nonzero, axis=2, kind="stable")[:, :, :n]
-    order = np.sort(order, axis=2)
-    values = np.take_along_axis(grouped, order, axis=2)
-    return NMMatrix(values.reshape(rows, groups * n), order.astype(np.uint8).reshape(rows, -1),
+    # Keep every non-zero plus, where a group is short, its first (n - count) zeros: exactly n
+    # positions per group, read back in position order. (A stable argsort said the same
+    # 2x slower: seconds of preparing a pruned SmolLM2 for each N:M backend.)
+    zero_rank = np.cumsum(~nonzero, axis=2, dtype=np.int32)
+    keep = nonzero | (zero_rank <= (n - counts)[:, :, None])
+    order = np.nonzero(keep.reshape(-1, m))[1].astype(np.uint8)
+    values = grouped[keep]
+    return NMMatrix(values.reshape(rows, groups * n), order.reshape(rows, groups * n),
                     (rows, k), n, m)
 
 
