@@ -18,7 +18,10 @@ import numba as nb
 import numpy as np
 from numba import prange
 
-from kernels.retrieval.numba_common import MARGIN, push, write_sorted
+from kernels import jit_cache
+from kernels.retrieval.numba_common import MARGIN, lower_bound, push, sift_max, write_sorted
+
+jit_cache.install(__file__)  # before any @njit below: the cache key covers this whole folder
 
 
 @nb.njit(parallel=True, cache=True)
@@ -57,20 +60,6 @@ def _bounds(q_idx, q_val, bm_ptr, bm_block, bm_max, ub):
 
 
 @nb.njit(cache=True)
-def _sift(ub, cand, i, m):
-    while True:
-        a, b, top = 2 * i + 1, 2 * i + 2, i
-        if a < m and ub[cand[a]] > ub[cand[top]]:
-            top = a
-        if b < m and ub[cand[b]] > ub[cand[top]]:
-            top = b
-        if top == i:
-            return
-        cand[i], cand[top] = cand[top], cand[i]
-        i = top
-
-
-@nb.njit(cache=True)
 def _heap_of_blocks(ub, cand):
     m = 0
     for b in range(len(ub)):
@@ -78,19 +67,8 @@ def _heap_of_blocks(ub, cand):
             cand[m] = b
             m += 1
     for i in range(m // 2 - 1, -1, -1):
-        _sift(ub, cand, i, m)
+        sift_max(ub, cand, i, m)
     return m
-
-
-@nb.njit(cache=True)
-def _lower_bound(keys, lo, hi, key):
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if keys[mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 @nb.njit(cache=True)
@@ -117,7 +95,7 @@ def add_block(b, block, q_idx, q_val, ix, entry, acc, hs, hd, size):
 def _entries(b, q_idx, bm_ptr, bm_block, entry):
     for j in range(len(q_idx)):
         t = q_idx[j]
-        e = _lower_bound(bm_block, bm_ptr[t], bm_ptr[t + 1], b)
+        e = lower_bound(bm_block, bm_ptr[t], bm_ptr[t + 1], b)
         entry[j] = e if e < bm_ptr[t + 1] and bm_block[e] == b else -1
 
 
@@ -137,7 +115,7 @@ def search_one(q_idx, q_val, alpha, budget, block, ix, ub, cand, acc, hs, hd, ou
         done += 1
         m -= 1
         cand[0] = cand[m]
-        _sift(ub, cand, 0, m)
+        sift_max(ub, cand, 0, m)
     write_sorted(hs, hd, size, out_row)
 
 

@@ -19,8 +19,11 @@ import numba as nb
 import numpy as np
 from numba import prange
 
-from kernels.retrieval.blockmax_search import _bounds, _entries, _heap_of_blocks, _sift, add_block
-from kernels.retrieval.numba_common import MARGIN, write_sorted
+from kernels import jit_cache
+from kernels.retrieval.blockmax_search import _bounds, _entries, _heap_of_blocks, add_block
+from kernels.retrieval.numba_common import MARGIN, sift_max, write_sorted
+
+jit_cache.install(__file__)  # before any @njit below: the cache key covers this whole folder
 
 WARM = 8  # best-bound blocks scored first, so theta is high before the docid sweep
 
@@ -48,7 +51,7 @@ def _warm_up(q_idx, q_val, block, ix, ub, cand, acc, hs, hd, entry):
         size = add_block(b, block, q_idx, q_val, ix, entry, acc, hs, hd, size)
         m -= 1
         cand[0] = cand[m]
-        _sift(ub, cand, 0, m)
+        sift_max(ub, cand, 0, m)
         ub[b] = -1.0
     return size
 

@@ -17,7 +17,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from kernels import jit_cache
 from kernels.retrieval.numba_intrinsics import half_to_double, prefetch
+
+jit_cache.install(__file__)  # before any @njit below: the cache key covers this whole folder
 
 MARGIN = 1.0 + 1e-9  # upper bounds are inflated by this much: float64 sums in another order
 
@@ -122,6 +125,34 @@ def prefetch_row(indices, values, lo, hi):
     step_v = 64 // values.itemsize
     for p in range(lo, hi, step_v):
         prefetch(values, p)
+
+
+@nb.njit(cache=True)
+def lower_bound(keys, lo, hi, key):
+    """The first position in ``keys[lo:hi]`` (sorted) whose key is not below ``key``."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if keys[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@nb.njit(cache=True)
+def sift_max(keys, cand, i, m):
+    """Restore the max-heap ``cand[:m]`` (positions ordered by ``keys[cand]``) below ``i``:
+    the block queues of block-max and Seismic, best block first."""
+    while True:
+        a, b, top = 2 * i + 1, 2 * i + 2, i
+        if a < m and keys[cand[a]] > keys[cand[top]]:
+            top = a
+        if b < m and keys[cand[b]] > keys[cand[top]]:
+            top = b
+        if top == i:
+            return
+        cand[i], cand[top] = cand[top], cand[i]
+        i = top
 
 
 @nb.njit(cache=True)

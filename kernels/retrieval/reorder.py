@@ -16,7 +16,10 @@ import numba as nb
 import numpy as np
 from numba import prange
 
+from kernels import jit_cache
 from kernels.retrieval.seismic_build import top_terms
+
+jit_cache.install(__file__)  # before any @njit below: the cache key covers this whole folder
 
 CUT = 8          # heaviest terms per document that take part
 COMMON = 0.02    # terms in more than this share of documents are left out

@@ -20,6 +20,10 @@ import numba as nb
 import numpy as np
 from numba import prange
 
+from kernels import jit_cache
+
+jit_cache.install(__file__)  # before any @njit below: the cache key covers this whole folder
+
 
 @nb.njit(inline="always", cache=True)
 def _mix(x):

@@ -24,8 +24,18 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from kernels import jit_cache
 from kernels.retrieval import seismic_search as ss
-from kernels.retrieval.numba_common import clear, order_by_weight, scatter, write_sorted
+from kernels.retrieval.numba_common import (
+    clear,
+    lower_bound,
+    order_by_weight,
+    scatter,
+    sift_max,
+    write_sorted,
+)
+
+jit_cache.install(__file__)  # before any @njit below: the cache key covers this whole folder
 
 PHASES = ("setup", "summaries", "select", "forward", "output")
 COUNTS = ("summary_entries", "lists", "blocks", "docs_scored", "forward_entries")
@@ -49,7 +59,7 @@ def _entries(t, q_idx, ix):
     list_entries, sum_term = ix[6], ix[7]
     n, pos, end = 0, list_entries[t], list_entries[t + 1]
     for j in range(len(q_idx)):
-        pos = ss._lower_bound(sum_term, pos, end, q_idx[j])
+        pos = lower_bound(sum_term, pos, end, q_idx[j])
         while pos < end and sum_term[pos] == q_idx[j]:
             n += 1
             pos += 1
@@ -104,7 +114,7 @@ def _profiled(q_idx, q_val, query_cut, heap_factor, ix, dense, visited, scores, 
             counts[2] += 1
             m -= 1
             cand[0] = cand[m]
-            ss._sift(scores, cand, 0, m)
+            sift_max(scores, cand, 0, m)
             c3 = cycles()
             spent[3] += c2 - c1
             spent[2] += (c1 - c0) + (c3 - c2)

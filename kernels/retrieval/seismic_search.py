@@ -22,28 +22,22 @@ import numba as nb
 import numpy as np
 from numba import prange
 
+from kernels import jit_cache
 from kernels.retrieval.numba_common import (
     clear,
     dot_half,
+    lower_bound,
     order_by_weight,
     prefetch_row,
     push,
     scatter,
+    sift_max,
     write_sorted,
 )
 
+jit_cache.install(__file__)  # before any @njit below: the cache key covers this whole folder
+
 AHEAD = 2  # documents of a block prefetched ahead of the one being scored
-
-
-@nb.njit(cache=True)
-def _lower_bound(keys, lo, hi, key):
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if keys[mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 @nb.njit(cache=True)
@@ -56,7 +50,7 @@ def _block_scores(t, q_idx, q_val, ix, scores):
     pos, end = list_entries[t], list_entries[t + 1]
     for j in range(len(q_idx)):
         u = q_idx[j]
-        pos = _lower_bound(sum_term, pos, end, u)
+        pos = lower_bound(sum_term, pos, end, u)
         if pos == end:
             break
         w = q_val[j]
@@ -98,22 +92,8 @@ def _candidates(scores, n_blocks, floor, cand):
             cand[m] = j
             m += 1
     for i in range(m // 2 - 1, -1, -1):
-        _sift(scores, cand, i, m)
+        sift_max(scores, cand, i, m)
     return m
-
-
-@nb.njit(cache=True)
-def _sift(scores, cand, i, m):
-    while True:
-        a, b, top = 2 * i + 1, 2 * i + 2, i
-        if a < m and scores[cand[a]] > scores[cand[top]]:
-            top = a
-        if b < m and scores[cand[b]] > scores[cand[top]]:
-            top = b
-        if top == i:
-            return
-        cand[i], cand[top] = cand[top], cand[i]
-        i = top
 
 
 @nb.njit(cache=True)
@@ -136,7 +116,7 @@ def search_one(q_idx, q_val, query_cut, heap_factor, ix, dense, visited, scores,
             size = _visit_block(ix[3][t] + j, ix, dense, visited, hs, hd, size)
             m -= 1
             cand[0] = cand[m]
-            _sift(scores, cand, 0, m)
+            sift_max(scores, cand, 0, m)
     write_sorted(hs, hd, size, out_row)
     clear(dense, q_idx)
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numba as nb
 from numba import prange
 
-from kernels.spmm import jit_cache
+from kernels import jit_cache
 
-jit_cache.install()  # before any @njit below: the cache key covers this whole folder
+jit_cache.install(__file__)  # before any @njit below: the cache key covers this whole folder
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)

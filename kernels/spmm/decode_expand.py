@@ -28,10 +28,10 @@ from numba import literally, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from kernels.spmm import jit_cache
+from kernels import jit_cache
 from kernels.spmm import llvm_vec as lv
 
-jit_cache.install()  # before any @njit below: the cache key covers this whole folder
+jit_cache.install(__file__)  # before any @njit below: the cache key covers this whole folder
 
 MAX_TOKENS = 16    # accumulators per row: 16 zmm of the 32 (AVX2: 8 of 16 ymm, see max_tokens)
 ROWS_PER_TASK = 64  # rows of W per parallel task; each task walks K in L1-sized blocks

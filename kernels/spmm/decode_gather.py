@@ -24,10 +24,10 @@ from numba import literally, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from kernels.spmm import jit_cache
+from kernels import jit_cache
 from kernels.spmm import llvm_vec as lv
 
-jit_cache.install()  # before any @njit below: the cache key covers this whole folder
+jit_cache.install(__file__)  # before any @njit below: the cache key covers this whole folder
 
 
 def nm_lane_offsets(n: int, m: int, lanes: int) -> tuple[np.ndarray, int] | None:

@@ -27,10 +27,10 @@ from numba import literally, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from kernels.spmm import jit_cache
+from kernels import jit_cache
 from kernels.spmm import llvm_vec as lv
 
-jit_cache.install()  # before any @njit below: the cache key covers this whole folder
+jit_cache.install(__file__)  # before any @njit below: the cache key covers this whole folder
 
 # x vectors per step (4 vpermi2ps on AVX-512, 8 vpermps on AVX2); sparser patterns gather
 MAX_VECTORS = {lv.MODE_AVX512: 8, lv.MODE_AVX2: 8}

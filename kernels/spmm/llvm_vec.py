@@ -22,7 +22,13 @@ I64 = ir.IntType(64)
 
 # Modes, widths and ``static`` live in numba-free ``vec_modes`` (kernels register without numba).
 from kernels.spmm.vec_modes import (  # noqa: E402,F401
-    MODE_AVX2, MODE_AVX512, MODE_GENERIC, MODE_OF_ISA, VECTOR_BYTES, static)
+    MODE_AVX2,
+    MODE_AVX512,
+    MODE_GENERIC,
+    MODE_OF_ISA,
+    VECTOR_BYTES,
+    static,
+)
 
 
 @intrinsic

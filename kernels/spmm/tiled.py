@@ -28,11 +28,11 @@ import numba as nb
 import numpy as np
 from numba import literally, prange
 
-from kernels.spmm import jit_cache
+from kernels import jit_cache
 from kernels.spmm import llvm_vec as lv
 from kernels.spmm.micro_tile import MAX_VECTORS, tile_abs, tile_nm
 
-jit_cache.install()  # before any @njit below: the cache key covers this whole folder
+jit_cache.install(__file__)  # before any @njit below: the cache key covers this whole folder
 
 ROWS_PER_TASK = 256   # output rows that reuse one slab of x
 NARROW_ROWS_PER_TASK = 64  # narrow tiles (<= 2 vectors, decode) walk all of K per row
