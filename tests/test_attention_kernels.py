@@ -113,17 +113,3 @@ def test_the_best_dense_says_which_implementation_won():
 def test_inputs_helper_has_calibration_for_layer_zero():
     batch = make_batch(instance())
     assert 0 in Inputs(batch).calibration
-
-
-def test_numba_cache_is_cleared_when_any_kernel_source_changes(tmp_path):
-    from kernels.attention import numba_cache
-
-    (tmp_path / "cpu_blocks.py").write_text("x = 1\n")
-    cache = tmp_path / "__pycache__"
-    cache.mkdir()
-    (cache / "cpu_dense.prefill-1.py311.nbi").write_text("stale")
-    assert numba_cache.refresh(tmp_path) and not list(cache.glob("*.nbi"))
-    (cache / "cpu_dense.prefill-1.py311.nbi").write_text("fresh")
-    assert not numba_cache.refresh(tmp_path) and list(cache.glob("*.nbi"))
-    (tmp_path / "cpu_blocks.py").write_text("x = 2\n")
-    assert numba_cache.refresh(tmp_path) and not list(cache.glob("*.nbi"))

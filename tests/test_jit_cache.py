@@ -31,7 +31,9 @@ def test_only_installed_folders_get_the_folder_stamp(tmp_path):
 
 
 def test_the_kernel_packages_that_share_helpers_are_installed():
+    import kernels.attention.cpu_tiles  # noqa: F401
     import kernels.retrieval.seismic_search  # noqa: F401
     import kernels.spmm.tiled  # noqa: F401
     here = os.path.dirname(os.path.abspath(jit_cache.__file__))
-    assert {os.path.join(here, "spmm"), os.path.join(here, "retrieval")} <= jit_cache.FOLDERS
+    folders = {os.path.join(here, name) for name in ("attention", "retrieval", "spmm")}
+    assert folders <= jit_cache.FOLDERS

@@ -33,9 +33,9 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from kernels.attention import numba_cache
+from kernels import jit_cache
 
-numba_cache.refresh()  # before any kernel of the package is compiled or loaded
+jit_cache.install(__file__)  # before any @njit of the package: the cache key covers this whole folder
 
 LANES = 16          # float32 per 512-bit vector
 KEY_BLOCK = 64      # keys per score tile: 4 vectors
