@@ -189,9 +189,7 @@ class JobExecutor:
         except Exception:  # no peaks means no roofline, never a lost run
             return None
         best = self._peaks.get(device.name)
-        self._peaks[device.name] = fresh if best is None else Peaks(
-            max(best.flops_per_s, fresh.flops_per_s), max(best.bytes_per_s, fresh.bytes_per_s),
-            fresh.method)
+        self._peaks[device.name] = fresh if best is None else best.merged(fresh)
         return fresh
 
 

@@ -244,8 +244,8 @@ class EnvFile:
         for holder in (self.data.setdefault("peaks", {}), self.data["segments"][-1]["peaks"]):
             best = holder.get(device) or {}
             holder[device] = {**peaks.as_dict(), **{
-                k: max(best.get(k) or 0.0, getattr(peaks, k)) for k in ("flops_per_s",
-                                                                      "bytes_per_s")}}
+                k: max(best.get(k) or 0.0, getattr(peaks, k) or 0.0)
+                for k in ("flops_per_s", "bytes_per_s", "cache_bytes_per_s")}}
         self._save()
 
     def peak_readings(self) -> dict[str, list[dict[str, Any]]]:

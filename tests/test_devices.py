@@ -174,3 +174,25 @@ def test_loading_the_devices_never_imports_torch(tmp_path):
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False" and not mark.exists()
+
+
+def test_the_cpu_peaks_read_memory_on_every_core_and_know_the_cache():
+    from suite import bandwidth
+
+    peaks = CpuDevice("cpu").measure_peaks()
+    assert peaks.bytes_per_s > 1e9 and "all-core read" in peaks.method
+    if bandwidth.llc_bytes():
+        assert peaks.cache_bytes == bandwidth.llc_bytes() / 2
+        assert peaks.bandwidth_for(1 << 20) == max(peaks.cache_bytes_per_s, peaks.bytes_per_s)
+        assert peaks.bandwidth_for(4 * peaks.cache_bytes) == peaks.bytes_per_s
+
+
+def test_the_read_probe_reads_whole_rows_of_every_buffer():
+    import numpy as np
+
+    from suite import bandwidth
+
+    buffer = np.ones(3 * bandwidth.WIDTH + 7, dtype=np.float32)
+    assert bandwidth.as_rows(buffer).shape == (3, bandwidth.WIDTH)
+    assert bandwidth.read_rate([buffer, buffer]) > 0
+    assert bandwidth._parse_size("491520K") == 491520 * 1024

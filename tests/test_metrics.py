@@ -29,3 +29,28 @@ def test_speedup_and_cost():
     assert metrics.speedup(0.3, 0.1) == pytest.approx(3.0)
     # $3.60/h for 1 s is $0.001; over 1000 units that is $1 per million units.
     assert metrics.cost_usd_per_million_units(3.6, 1.0, 1000) == pytest.approx(1.0)
+
+
+def test_a_working_set_that_fits_the_cache_is_floored_on_the_cache_bandwidth():
+    # 16 MB fits a 240 MB cache level read at 50 GB/s; 1 GB does not: DRAM's 30 GB/s.
+    assert metrics.bandwidth_for(16e6, 30e9, 50e9, 240e6) == 50e9
+    assert metrics.bandwidth_for(1e9, 30e9, 50e9, 240e6) == 30e9
+    assert metrics.bandwidth_for(16e6, 30e9, None, None) == 30e9
+    assert metrics.bandwidth_for(16e6, 30e9, 20e9, 240e6) == 30e9  # a slower "cache" never wins
+
+
+def test_reassess_takes_a_cache_resident_row_against_the_cache_peak():
+    from suite.reassess import reassess
+
+    def row(moved):
+        return {"device": "cpu", "status": "ok", "median_s": 1e-3, "samples_s": [1e-3] * 5,
+                "flops_executed": 1e6, "bytes_format": moved, "roofline_fraction": 0.5,
+                "peaks": {"flops_per_s": 1e12, "bytes_per_s": 30e9}}
+    best = {"cpu": {"flops_per_s": 1e12, "bytes_per_s": 30e9, "cache_bytes_per_s": 50e9,
+                    "cache_bytes": 240e6}}
+    small = reassess(row(40e6), best)  # 40 MB in 1 ms = 40 GB/s: above DRAM, below cache
+    assert small["roofline_fraction"] == pytest.approx(0.8)
+    assert small["verdict"] == "VALID"
+    large = reassess(row(300e6), best)  # does not fit: judged on DRAM
+    assert large["roofline_fraction"] == pytest.approx(10.0)
+    assert large["verdict"] == "INVALID"

@@ -49,7 +49,7 @@ def report(bench: Bench, peaks: Peaks) -> None:
         prep = outcome.prepared
         flops = prep.flops if prep.flops is not None else bench.work.flops_useful
         moved = prep.bytes_min if prep.bytes_min is not None else bench.work.bytes_min
-        floor = roofline_floor_s(flops, moved, peaks.flops_per_s, peaks.bytes_per_s)
+        floor = roofline_floor_s(flops, moved, peaks.flops_per_s, peaks.bandwidth_for(moved))
         ratio = f"x{dense_s / t:5.2f}" if dense_s else "  -   "
         path = prep.info.get("path", "")
         print(f"  {name:18s} {t * 1e3:8.3f} ms  {bench.work.flops_useful / t / 1e9:6.1f} useful "
