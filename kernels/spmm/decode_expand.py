@@ -36,6 +36,7 @@ jit_cache.install(__file__)  # before any @njit below: the cache key covers this
 MAX_TOKENS = 16    # accumulators per row: 16 zmm of the 32 (AVX2: 8 of 16 ymm, see max_tokens)
 ROWS_PER_TASK = 64  # rows of W per parallel task; each task walks K in L1-sized blocks
 L1_BLOCK_BYTES = 32 * 1024  # the block of x^T a task re-reads for its rows
+PREFETCH_LINES = 192  # N = 1: values prefetched this many cache lines ahead (see the doc)
 
 
 def max_tokens(mode: int) -> int:
@@ -73,14 +74,15 @@ def unroll_of(tokens: int) -> int:
 
 # A generated micro-kernel (the loop as LLVM IR): longer than 40 lines by nature.
 @intrinsic
-def _expand_row(typingctx, vals, p0, bits, c0, c1, xt, out_row, lut, mode, tokens):
+def _expand_row(typingctx, vals, p0, bits, c0, c1, xt, out_row, lut, mode, tokens, ahead):
     """out_row[t] += dot(row chunks c0..c1, xt[t]) for t < tokens; ``bits`` is the row's
     mask bytes, chunk c0's values start at ``vals[p0]``; returns where chunk c1's start.
-    ``mode`` and ``tokens`` are literals (intrinsic: generated IR, see the module doc)."""
-    if not (isinstance(mode, types.IntegerLiteral) and isinstance(tokens, types.IntegerLiteral)):
+    ``mode``, ``tokens`` and ``ahead`` (cache lines of values to prefetch ahead, 0: none)
+    are literals (intrinsic: generated IR, see the module doc)."""
+    if not all(isinstance(v, types.IntegerLiteral) for v in (mode, tokens, ahead)):
         return None
-    sig = types.int64(vals, p0, bits, c0, c1, xt, out_row, lut, mode, tokens)
-    mode_v, count = mode.literal_value, tokens.literal_value
+    sig = types.int64(vals, p0, bits, c0, c1, xt, out_row, lut, mode, tokens, ahead)
+    mode_v, count, ahead_bytes = mode.literal_value, tokens.literal_value, 64 * ahead.literal_value
     unroll = unroll_of(count)
 
     def codegen(context, builder, signature, args):
@@ -103,6 +105,8 @@ def _expand_row(typingctx, vals, p0, bits, c0, c1, xt, out_row, lut, mode, token
         def chunk(c, acc_set):
             word = lv.chunk_bits(builder, bs.data, c, lanes)
             here = builder.load(p)
+            if ahead_bytes:
+                lv.prefetch(builder, builder.gep(vs.data, [here]), ahead_bytes)
             w = lv.expand(builder, mode_v, builder.gep(vs.data, [here]), word, vty, ls.data)
             col = builder.mul(c, lv.const(lanes))
             for t, slot in enumerate(acc_set):
@@ -135,9 +139,11 @@ def _expand_row(typingctx, vals, p0, bits, c0, c1, xt, out_row, lut, mode, token
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def _rows(values, rowptr, bits, n_chunks, block_chunks, xt, out, t0, lut, mode, tokens):
+def _rows(values, rowptr, bits, n_chunks, block_chunks, xt, out, t0, lut, mode, tokens,
+          ahead):
     literally(mode)
     literally(tokens)
+    literally(ahead)
     m_rows = out.shape[0]
     n_tasks = -(-m_rows // ROWS_PER_TASK)
     for task in prange(n_tasks):
@@ -150,17 +156,18 @@ def _rows(values, rowptr, bits, n_chunks, block_chunks, xt, out, t0, lut, mode, 
             c1 = min(c0 + block_chunks, n_chunks)
             for r in range(r0, r1):
                 pos[r - r0] = _expand_row(values, pos[r - r0], bits[r], c0, c1, xt,
-                                          out[r, t0:], lut, mode, tokens)
+                                          out[r, t0:], lut, mode, tokens, ahead)
 
 
 @nb.njit(fastmath=True, cache=True)
 def bitmap_spmm(values, rowptr, bits, n_chunks, block_chunks, xt, out, t0, lut, cfg):
     """out[:, t0 : t0 + tokens] = W @ x[:, t0 : t0 + tokens] for W in bitmap form (see the
     module doc); ``xt`` holds those tokens' rows of x transposed (tokens x Kp, zero padded),
-    ``cfg`` = ``llvm_vec.static(mode, tokens)``, K is walked in blocks of ``block_chunks``
-    chunks so a block of ``xt`` stays in L1."""
+    ``cfg`` = ``llvm_vec.static(mode, tokens, ahead)`` (``ahead``: lines of values
+    prefetched ahead, 0 for none), K is walked in blocks of ``block_chunks`` chunks so a
+    block of ``xt`` stays in L1."""
     _rows(values, rowptr, bits, n_chunks, block_chunks, xt, out, t0, lut,
-          lv.literal_of(cfg[0]), lv.literal_of(cfg[1]))
+          lv.literal_of(cfg[0]), lv.literal_of(cfg[1]), lv.literal_of(cfg[2]))
 
 
 @nb.njit(fastmath=True, cache=True)

@@ -4,7 +4,7 @@ Main entries (both ``out[:, 0] = W @ x[:, 0]`` in place):
 ``csr_gemv(values, cols, rowptr, x, out, cfg)`` for CSR with narrow column indices and
 ``nm_gemv(values, idx, x, out, offsets, step, cfg)`` for N:M (uint8 positions in their
 group; needs n to divide the lanes L, see ``nm_lane_offsets``). ``cfg`` =
-``llvm_vec.static(mode)``.
+``llvm_vec.static(mode, ahead)`` (``ahead``: cache lines prefetched ahead; 0 for none).
 
 Per L kept values (L = 16 float32 on AVX-512, 8 on AVX2): one load of L indices (widened to
 32 bits; for N:M plus each lane's group start), one masked ``vgatherdps`` of x (x, K values,
@@ -28,6 +28,8 @@ from kernels import jit_cache
 from kernels.spmm import llvm_vec as lv
 
 jit_cache.install(__file__)  # before any @njit below: the cache key covers this whole folder
+
+PREFETCH_LINES = 32  # values (and their indices) prefetched this far ahead (docs/kernels-spmm.md)
 
 
 def nm_lane_offsets(n: int, m: int, lanes: int) -> tuple[np.ndarray, int] | None:
@@ -54,13 +56,14 @@ def _gather(builder, base, index_vec, mask, vty):
 
 # A generated micro-kernel (the loop as LLVM IR): longer than 40 lines by nature.
 @intrinsic
-def _gather_dot(typingctx, vals, idx, s0, s1, x, offsets, step, mode):
+def _gather_dot(typingctx, vals, idx, s0, s1, x, offsets, step, mode, ahead):
     """sum over s in [s0, s1) of vals[s] * x[idx[s] + group(s)], group(s) = offsets[lane]
-    + step * (vector number); CSR passes zero offsets and step (generated IR)."""
-    if not isinstance(mode, types.IntegerLiteral):
+    + step * (vector number); CSR passes zero offsets and step (generated IR). ``ahead``:
+    cache lines of values (and the same slots of indices) prefetched ahead."""
+    if not (isinstance(mode, types.IntegerLiteral) and isinstance(ahead, types.IntegerLiteral)):
         return None
-    mode_v = mode.literal_value
-    sig = vals.dtype(vals, idx, s0, s1, x, offsets, step, mode)
+    mode_v, ahead_bytes = mode.literal_value, 64 * ahead.literal_value
+    sig = vals.dtype(vals, idx, s0, s1, x, offsets, step, mode, ahead)
 
     def codegen(context, builder, signature, args):
         vs, ix, xs, of = (context.make_array(signature.args[i])(context, builder, args[i])
@@ -79,6 +82,10 @@ def _gather_dot(typingctx, vals, idx, s0, s1, x, offsets, step, mode):
         def block(s, u):
             limit = lv.splat(builder, builder.sub(hi, s), ir.VectorType(lv.I64, lanes))
             mask = builder.icmp_signed("<", iota, limit)
+            if ahead_bytes:
+                lv.prefetch(builder, builder.gep(vs.data, [s]), ahead_bytes)
+                lv.prefetch(builder, builder.gep(ix.data, [s]),
+                            ahead_bytes * ity.element.width // 8 // context.get_abi_sizeof(fty))
             cols = builder.zext(lv.load_vec(builder, builder.gep(ix.data, [s]), ity), i32v) \
                 if ity.element.width < 32 else lv.load_vec(builder, builder.gep(ix.data, [s]), ity)
             here = builder.load(base)
@@ -101,27 +108,35 @@ def _gather_dot(typingctx, vals, idx, s0, s1, x, offsets, step, mode):
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def _csr_rows(values, cols, rowptr, x, out, offsets, mode):
+def _csr_rows(values, cols, rowptr, x, out, offsets, mode, ahead):
     literally(mode)
+    literally(ahead)
     for r in prange(out.shape[0]):
-        out[r, 0] = _gather_dot(values, cols, rowptr[r], rowptr[r + 1], x, offsets, 0, mode)
+        out[r, 0] = _gather_dot(values, cols, rowptr[r], rowptr[r + 1], x, offsets, 0, mode,
+                                ahead)
 
 
 @nb.njit(fastmath=True, cache=True)
 def csr_gemv(values, cols, rowptr, x, out, offsets, cfg):
-    """out[:, 0] = W @ x for W in CSR (``offsets``: L int32 zeros); ``x`` 1-D, K values."""
-    _csr_rows(values, cols, rowptr, x, out, offsets, lv.literal_of(cfg[0]))
+    """out[:, 0] = W @ x for W in CSR (``offsets``: L int32 zeros); ``x`` 1-D, K values;
+    ``cfg`` = ``static(mode, ahead)``."""
+    _csr_rows(values, cols, rowptr, x, out, offsets, lv.literal_of(cfg[0]),
+              lv.literal_of(cfg[1]))
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def _nm_rows(values, idx, slots, x, out, offsets, step, mode):
+def _nm_rows(values, idx, slots, x, out, offsets, step, mode, ahead):
     literally(mode)
+    literally(ahead)
     for r in prange(out.shape[0]):
-        out[r, 0] = _gather_dot(values, idx, r * slots, (r + 1) * slots, x, offsets, step, mode)
+        out[r, 0] = _gather_dot(values, idx, r * slots, (r + 1) * slots, x, offsets, step, mode,
+                                ahead)
 
 
 @nb.njit(fastmath=True, cache=True)
 def nm_gemv(values, idx, slots, x, out, offsets, step, cfg):
     """out[:, 0] = W @ x for W in N:M form, flattened (``slots`` = G*n per row, arrays
-    padded past the last row); ``x`` 1-D, zero padded to G*m values."""
-    _nm_rows(values, idx, slots, x, out, offsets, step, lv.literal_of(cfg[0]))
+    padded past the last row); ``x`` 1-D, zero padded to G*m values; ``cfg`` =
+    ``static(mode, ahead)``."""
+    _nm_rows(values, idx, slots, x, out, offsets, step, lv.literal_of(cfg[0]),
+             lv.literal_of(cfg[1]))

@@ -34,6 +34,7 @@ jit_cache.install(__file__)  # before any @njit below: the cache key covers this
 
 # x vectors per step (4 vpermi2ps on AVX-512, 8 vpermps on AVX2); sparser patterns gather
 MAX_VECTORS = {lv.MODE_AVX512: 8, lv.MODE_AVX2: 8}
+PREFETCH_LINES = 32  # values (and their indices) prefetched this far ahead (docs/kernels-spmm.md)
 
 
 def permute_plan(n: int, m: int, lanes: int, mode: int) -> np.ndarray | None:
@@ -67,12 +68,14 @@ def _permute(builder, a, index, b):
 
 # A generated micro-kernel (the loop as LLVM IR): longer than 40 lines by nature.
 @intrinsic
-def _permute_dot(typingctx, vals, idx, s0, s1, x, offsets, n, m, mode):
-    """sum over slots s in [s0, s1) of vals[s] * x[group(s) * m + idx[s]] (generated IR)."""
-    if not all(isinstance(v, types.IntegerLiteral) for v in (n, m, mode)):
+def _permute_dot(typingctx, vals, idx, s0, s1, x, offsets, n, m, mode, ahead):
+    """sum over slots s in [s0, s1) of vals[s] * x[group(s) * m + idx[s]] (generated IR);
+    ``ahead``: cache lines of values (and the same slots of indices) prefetched ahead."""
+    if not all(isinstance(v, types.IntegerLiteral) for v in (n, m, mode, ahead)):
         return None
     per_group, width, mode_v = n.literal_value, m.literal_value, mode.literal_value
-    sig = vals.dtype(vals, idx, s0, s1, x, offsets, n, m, mode)
+    ahead_bytes = 64 * ahead.literal_value
+    sig = vals.dtype(vals, idx, s0, s1, x, offsets, n, m, mode, ahead)
 
     def codegen(context, builder, signature, args):
         vs, ix, xs, of = (context.make_array(signature.args[i])(context, builder, args[i])
@@ -94,6 +97,10 @@ def _permute_dot(typingctx, vals, idx, s0, s1, x, offsets, n, m, mode):
         with cgutils.for_range_slice(builder, lo, hi, lv.const(lanes)) as (s, _):
             left = builder.trunc(builder.sub(hi, s), lv.I32)
             mask = builder.icmp_signed("<", iota, lv.splat(builder, left, i32v))
+            if ahead_bytes:
+                item = context.get_abi_sizeof(fty)
+                lv.prefetch(builder, builder.gep(vs.data, [s]), ahead_bytes)
+                lv.prefetch(builder, builder.gep(ix.data, [s]), ahead_bytes // item)
             pos = builder.zext(lv.load_vec(builder, builder.gep(ix.data, [s]),
                                            ir.VectorType(ir.IntType(8), lanes)), i32v)
             index = builder.add(pos, lane_off)
@@ -119,18 +126,20 @@ def _permute_dot(typingctx, vals, idx, s0, s1, x, offsets, n, m, mode):
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def _rows(values, idx, slots, x, out, offsets, n, m, mode):
+def _rows(values, idx, slots, x, out, offsets, n, m, mode, ahead):
     literally(n)
     literally(m)
     literally(mode)
+    literally(ahead)
     for r in prange(out.shape[0]):
         out[r, 0] = _permute_dot(values, idx, r * slots, (r + 1) * slots, x, offsets, n, m,
-                                 mode)
+                                 mode, ahead)
 
 
 @nb.njit(fastmath=True, cache=True)
 def nm_gemv_permute(values, idx, slots, x, out, offsets, cfg):
-    """out[:, 0] = W @ x (see the module doc); ``cfg`` = ``static(n, m, mode)``; ``x`` 1-D,
-    zero padded to ``ceil(slots / L) * L * m / n`` values."""
+    """out[:, 0] = W @ x (see the module doc); ``cfg`` = ``static(n, m, mode, ahead)``
+    (``ahead``: cache lines prefetched ahead, 0 for none); ``x`` 1-D, zero padded to
+    ``ceil(slots / L) * L * m / n`` values."""
     _rows(values, idx, slots, x, out, offsets, lv.literal_of(cfg[0]), lv.literal_of(cfg[1]),
-          lv.literal_of(cfg[2]))
+          lv.literal_of(cfg[2]), lv.literal_of(cfg[3]))

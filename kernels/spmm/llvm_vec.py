@@ -175,6 +175,17 @@ def expand(builder, mode, vals_ptr, word, vty, lut_ptr):
     return builder.select(mask, moved, zeros(vty))
 
 
+def prefetch(builder, elem_ptr, offset_bytes: int):
+    """Ask for the cache line ``offset_bytes`` past ``elem_ptr`` (``prefetcht0``; never
+    faults, so it may point past an array's end)."""
+    i8p = ir.IntType(8).as_pointer()
+    fn = cgutils.get_or_insert_function(builder.module,
+                                        ir.FunctionType(ir.VoidType(), [i8p, I32, I32, I32]),
+                                        "llvm.prefetch.p0")
+    ptr = builder.gep(builder.bitcast(elem_ptr, i8p), [const(offset_bytes)])
+    builder.call(fn, [ptr, ir.Constant(I32, 0), ir.Constant(I32, 3), ir.Constant(I32, 1)])
+
+
 def popcount(builder, word):
     fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(word.type, [word.type]),
                                         f"llvm.ctpop.i{word.type.width}")

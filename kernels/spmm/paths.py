@@ -71,7 +71,8 @@ def expand_path(bm, n_cols: int, mode: int) -> Path:
     table = de.expand_table(dtype.itemsize)
     step = de.max_tokens(mode)
     passes = [(t0, min(step, n_cols - t0)) for t0 in range(0, n_cols, step)]
-    plan = [(t0, lv.static(mode, t), de.chunks_per_block(mode, t)) for t0, t in passes]
+    ahead = de.PREFETCH_LINES if n_cols == 1 else 0
+    plan = [(t0, lv.static(mode, t, ahead), de.chunks_per_block(mode, t)) for t0, t in passes]
 
     def run(x):
         de.transpose_into(x, xt)
@@ -91,7 +92,7 @@ def gather_nm_path(nm, mode: int) -> Path:
     values, idx = _flat(nm.values), _flat(nm.indices)
     x_pad = np.zeros(nm.groups * nm.m, dtype=dtype)  # padded groups read zeros
     out = np.empty((m_rows, 1), dtype=dtype)
-    slots, cfg = nm.groups * nm.n, lv.static(mode)
+    slots, cfg = nm.groups * nm.n, lv.static(mode, dg.PREFETCH_LINES)
 
     def run(x):
         x_pad[:k] = x[:, 0]
@@ -111,7 +112,7 @@ def permute_nm_path(nm, mode: int) -> Path:
     steps = -(-slots // width)
     x_pad = np.zeros(steps * width * nm.m // nm.n + width, dtype=dtype)
     out = np.empty((m_rows, 1), dtype=dtype)
-    cfg = lv.static(nm.n, nm.m, mode)
+    cfg = lv.static(nm.n, nm.m, mode, dp.PREFETCH_LINES)
 
     def run(x):
         x_pad[:k] = x[:, 0]
@@ -127,7 +128,7 @@ def gather_csr_path(csr, mode: int) -> Path:
     zeros = np.zeros(lanes(mode, dtype), dtype=np.int32)
     x_col = np.empty(k, dtype=dtype)
     out = np.empty((m_rows, 1), dtype=dtype)
-    cfg = lv.static(mode)
+    cfg = lv.static(mode, dg.PREFETCH_LINES)
 
     def run(x):
         x_col[:] = x[:, 0]
