@@ -174,3 +174,21 @@ def test_the_seismic_profile_answers_as_the_search_does_and_splits_its_cycles():
     counts = result["per_query"]
     assert counts["lists"] == 5 and counts["docs_scored"] > 0
     assert counts["forward_entries"] >= counts["docs_scored"]
+
+
+def test_best_match_takes_the_largest_cut_product_and_skips_the_list_term_and_common_terms():
+    from kernels.retrieval.seismic_build import best_match
+
+    # document 0's top terms: 1 (0.5) and 2 (1.0). Candidate 0 holds term 1 with weight 2
+    # (product 1.0); candidates 2 and 1 hold term 2 with weight 2 (2.0 each: a tie, so 1)
+    top_idx, top_val = np.array([[1, 2, -1]]), np.array([[0.5, 1.0, 0.0]], np.float32)
+    head = np.array([-1, 0, 2])  # term -> its first entry; entries chained by nxt
+    nxt = np.array([-1, -1, 1])
+    ent_c, ent_w = np.array([0, 2, 1]), np.array([2.0, 2.0, 2.0], np.float32)
+    acc, seen = np.zeros(3), np.empty(3, np.int64)
+    args = (top_idx, top_val, head, nxt, ent_c, ent_w, acc, seen)
+    assert best_match(0, -1, None, *args) == 1
+    assert not acc.any()  # the scratch is left zeroed for the next document
+    assert best_match(0, 2, None, *args) == 0  # term 2 is the list's own term
+    assert best_match(0, -1, np.array([False, False, True]), *args) == 0  # term 2 is common
+    assert best_match(0, 2, np.array([False, True, False]), *args) == -1  # nothing shared

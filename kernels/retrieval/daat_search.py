@@ -74,6 +74,9 @@ def search_one(q_idx, q_val, alpha, budget, block, ix, ub, cand, acc, hs, hd, ou
     write_sorted(hs, hd, size, out_row)
 
 
+# The same batch driver as blockmax_search.search_many, around this module's search_one: numba
+# caches neither a function that takes another as an argument nor a closure (measured:
+# a cache miss in every new process), so sharing it would recompile it on every run.
 @nb.njit(parallel=True, cache=True)
 def search_many(q_ptr, q_idx, q_val, bounds, alpha, budget, block, ix, n_blocks, out):
     k = out.shape[1]

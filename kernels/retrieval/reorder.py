@@ -17,7 +17,7 @@ import numpy as np
 from numba import prange
 
 from kernels import jit_cache
-from kernels.retrieval.seismic_build import top_terms
+from kernels.retrieval.seismic_build import best_match, top_terms
 
 jit_cache.install(__file__)  # before any @njit below: the cache key covers this whole folder
 
@@ -37,36 +37,12 @@ def _seed_index(seeds, top_idx, top_val, skip, head, nxt, ent_c, ent_w):
                 e += 1
 
 
-@nb.njit(cache=True)
-def _best_seed(d, top_idx, top_val, skip, head, nxt, ent_c, ent_w, acc, seen):
-    count = 0
-    for c in range(top_idx.shape[1]):
-        u = top_idx[d, c]
-        if u < 0 or skip[u]:
-            continue
-        e = head[u]
-        while e >= 0:
-            j = ent_c[e]
-            if acc[j] == 0.0:
-                seen[count] = j
-                count += 1
-            acc[j] += top_val[d, c] * ent_w[e]
-            e = nxt[e]
-    best, best_j = 0.0, -1
-    for i in range(count):
-        j = seen[i]
-        if acc[j] > best or (acc[j] == best and j < best_j):
-            best, best_j = acc[j], j
-        acc[j] = 0.0
-    return best_j
-
-
 @nb.njit(parallel=True, cache=True)
 def _assign(top_idx, top_val, skip, head, nxt, ent_c, ent_w, n_seeds, bounds, out):
     for c in prange(len(bounds) - 1):
         acc, seen = np.zeros(n_seeds, np.float64), np.empty(n_seeds, np.int64)
         for d in range(bounds[c], bounds[c + 1]):
-            out[d] = _best_seed(d, top_idx, top_val, skip, head, nxt, ent_c, ent_w, acc, seen)
+            out[d] = best_match(d, -1, skip, top_idx, top_val, head, nxt, ent_c, ent_w, acc, seen)
 
 
 def cluster_order(docs, docs_per_cluster: int = 64, seed: int = 0) -> np.ndarray:

@@ -95,14 +95,19 @@ def _nearest(cents, pos):
 
 
 @nb.njit(cache=True)
-def _assign_one(t, d, pos, cents, top_idx, top_val, head, nxt, ent_c, ent_w, acc, seen):
-    """The centroid with the largest cut inner product with document ``d`` (lowest on ties)."""
+def best_match(d, t, skip, top_idx, top_val, head, nxt, ent_c, ent_w, acc, seen):
+    """Of the entries chained from document ``d``'s top terms (``head``/``nxt`` per term,
+    entry e: candidate ``ent_c[e]`` with weight ``ent_w[e]``), the candidate with the largest
+    cut inner product with ``d`` (lowest id on ties), or -1 when none shares a term. Term
+    ``t`` and terms with ``skip[u]`` (``skip`` may be None) take no part; ``acc`` (zeros,
+    one per candidate) and ``seen`` are scratch, left zeroed. Seismic's blocking
+    (centroids) and ``reorder`` (seeds) both match documents this way."""
     count = 0
     for c in range(top_idx.shape[1]):
         u = top_idx[d, c]
-        if u < 0:
-            break
-        if u == t:
+        if u < 0 or u == t:
+            continue
+        if skip is not None and skip[u]:
             continue
         e = head[u]
         while e >= 0:
@@ -118,6 +123,14 @@ def _assign_one(t, d, pos, cents, top_idx, top_val, head, nxt, ent_c, ent_w, acc
         if acc[j] > best or (acc[j] == best and j < best_j):
             best, best_j = acc[j], j
         acc[j] = 0.0
+    return best_j
+
+
+@nb.njit(cache=True)
+def _assign_one(t, d, pos, cents, top_idx, top_val, head, nxt, ent_c, ent_w, acc, seen):
+    """The centroid with the largest cut inner product with document ``d`` (lowest on ties),
+    else the nearest in list position."""
+    best_j = best_match(d, t, None, top_idx, top_val, head, nxt, ent_c, ent_w, acc, seen)
     return best_j if best_j >= 0 else _nearest(cents, pos)
 
 
