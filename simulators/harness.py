@@ -89,7 +89,7 @@ def sim_dense(instance, inputs, ctx) -> Prepared:
     device = _device(ctx)
     report = device.array.dense.simulate_gemm(_gemm(instance), compare_dense=False)
     weight64 = inputs.weight.astype(np.float64)
-    item = instance.dtype.itemsize
+    item = device.cfg.word_bytes  # what the modelled hardware moves per element
     bytes_min = item * (instance.m * instance.k + instance.k * instance.n + instance.m * instance.n)
     return _prepared(report, lambda x: (weight64 @ x.astype(np.float64)).astype(instance.dtype),
                      bytes_min)
@@ -105,7 +105,7 @@ def sim_nm(instance, inputs, ctx) -> Prepared:
     plan = device.array.plan(gemm, mask)
     report = device.array.simulate_gemm(gemm, weight_mask=mask)
     weight = inputs.weight
-    item = instance.dtype.itemsize
+    item = device.cfg.word_bytes  # what the modelled hardware moves per element
     slots = float((plan.k_compressed * plan.filters).sum())
     meta = slots * device.cfg.metadata_bits / 8 if plan.sparse.any() else 0.0
     bytes_min = slots * item + meta + item * (instance.k * instance.n + instance.m * instance.n)

@@ -59,3 +59,15 @@ def test_device_is_deterministic_and_describes_its_config():
 def test_unknown_config_lists_packaged_ones():
     with pytest.raises(UserError, match="packaged: .*dense-32x32"):
         make_device("sim:nope")
+
+
+@pytest.mark.parametrize("kernel", ["dense", "nm"])
+def test_the_floor_counts_the_bytes_the_modelled_hardware_moves(kernel):
+    # float32 operands on an int8 datapath (word_bytes 1): the model moves 1 byte per
+    # element, so counting 4 put the decode 1:8 row 5% "below" its own floor (INVALID)
+    params = {"shape": [2048, 2048], "n": 16, "pattern": "1:8"}
+    device, prepared, check = run(kernel, "sim:flexible-32x32", params)
+    peaks = device.measure_peaks()
+    floor = max(prepared.flops / peaks.flops_per_s, prepared.bytes_min / peaks.bytes_per_s)
+    assert check.valid and floor <= prepared.simulated_time_s
+    assert prepared.bytes_min <= prepared.info["dram_bytes"] * 1.001
