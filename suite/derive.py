@@ -126,7 +126,7 @@ def _timing(record: ResultRecord, outcome: Outcome, baselines: Baselines,
         record.baseline_median_s = metrics.summarize(samples)["median_s"]
         record.speedup = metrics.speedup(record.baseline_median_s, record.median_s)
         record.speedup_ci = _interval(samples, record.samples_s)
-        record.noise["baseline_spread"] = uncertainty.relative_spread(samples)
+        record.noise["baseline_spread"] = _spread(record, samples, dense.rotation)
     elif dense is not None:
         record.baseline_system = dense.system.system_id
         record.extra["speedup_missing"] = f"baseline {dense.status}: {dense.reason}"
@@ -138,9 +138,18 @@ def _timing(record: ResultRecord, outcome: Outcome, baselines: Baselines,
         record.rank_baseline_samples_s = list(rank.samples_s)
         record.speedup_vs_rank_baseline_ci = _interval(rank.samples_s, record.samples_s)
     record.ci_level = uncertainty.LEVEL
-    record.noise["spread"] = uncertainty.relative_spread(record.samples_s)
+    record.noise["spread"] = _spread(record, record.samples_s, outcome.rotation)
     if outcome.system.device.deterministic:
         record.noise["modelled"] = True  # a model's time: the machine's noise cannot touch it
+
+
+def _spread(record: ResultRecord, samples: list[float], rotation: int) -> float | None:
+    """IQR / median of the samples; per_query: of each query's repeats (``repeat_spread``),
+    since different queries differ in cost by design and that is not noise."""
+    if record.scenario == "per_query":
+        record.noise["spread_basis"] = "per query, across its repeats"
+        return uncertainty.repeat_spread(samples, rotation)
+    return uncertainty.relative_spread(samples)
 
 
 def _interval(baseline_s: list[float], samples_s: list[float]) -> list[float]:

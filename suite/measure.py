@@ -10,7 +10,8 @@ done stays in the round until all are, so every sample has an interleaved partne
 rotate among the batches; the output of each system's last timed call is checked again,
 so a kernel that caches its first answer fails. ``batch`` scenario: fast calls are batched
 so a sample lasts about as long as the slowest system's call (within ``sample_time_s`` ..
-``min_time_s / min_repeats``); ``per_query``: one query per call, every latency kept.
+``min_time_s / min_repeats``); ``per_query``: one query per call, every latency kept, each
+query timed ``REPEATS_PER_QUERY`` times at least.
 ``mode: one-at-a-time`` prepares, times beside the baseline and frees one system at a time.
 Main entry: ``GroupMeasurement(rows, shared, cache).run() -> list[Outcome]``.
 """
@@ -32,6 +33,7 @@ from suite.validate import validate_outputs
 __all__ = ["GroupMeasurement", "Outcome", "Row", "describe"]
 
 Clock = Callable[[], float]
+REPEATS_PER_QUERY = 4  # per_query: timings of each query, at least (its noise, not its cost)
 
 
 class GroupMeasurement:
@@ -106,6 +108,7 @@ class GroupMeasurement:
         except Exception as exc:
             outcome.fail("failed", f"moving the inputs to the device: {describe(exc)}")
             return
+        outcome.rotation = len(outcome.feed)
         if outcome.run is not prepared.run:
             outcome.flags.append("v1-kernel: run() takes no batch, so it is fed batch 0 "
                                  "only and output caching cannot be detected")
@@ -133,7 +136,8 @@ class GroupMeasurement:
             live = [o for o in outcomes if o.active and not o.stopped]
             if not live or all(self._enough(o) for o in live):
                 break
-            if rounds >= self.settings.max_repeats or self.clock() > budget_end:
+            most = max([self.settings.max_repeats] + [self._per_query_min(o) for o in live])
+            if rounds >= most or self.clock() > budget_end:
                 break  # a pathological system must not hold the whole run hostage
             for outcome in live:
                 self._take_sample(outcome)
@@ -192,7 +196,15 @@ class GroupMeasurement:
         if outcome.system.device.deterministic:
             return n >= 1
         measured_s = sum(outcome.samples_s) * outcome.calls_per_sample
-        return n >= self.settings.min_repeats and measured_s >= self.settings.min_time_s
+        return (n >= max(self.settings.min_repeats, self._per_query_min(outcome))
+                and measured_s >= self.settings.min_time_s)
+
+    def _per_query_min(self, outcome: Outcome) -> int:
+        """per_query: every query timed REPEATS_PER_QUERY times, so one query's noise can be
+        told from the spread between queries (``uncertainty.repeat_spread``); else 0."""
+        if self.shared.scenario != "per_query" or outcome.system.device.deterministic:
+            return 0
+        return REPEATS_PER_QUERY * outcome.rotation
 
     def _flag_short(self, outcome: Outcome) -> None:
         want = 1 if outcome.system.device.deterministic else self.settings.min_repeats

@@ -47,6 +47,7 @@ class Outcome:
     flags: list[str] = field(default_factory=list)
     baseline_samples_s: list[float] | None = None
     feed: list[Any] | None = None   # the batches on the kernel's device (``Prepared.put``)
+    rotation: int = 1  # calls rotate over this many distinct batches (per_query: the queries)
     position: int = 0
     last_output: Any = None
     last_index: int = -1

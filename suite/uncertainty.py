@@ -100,6 +100,19 @@ def relative_spread(samples: Sequence[float]) -> float | None:
     return float(p75 - p25) / median
 
 
+def repeat_spread(samples: Sequence[float], period: int) -> float | None:
+    """The noise in samples that rotate over ``period`` different inputs (per_query: one
+    query per sample): sample i and i + period timed the same query, so the spread of all
+    of them mixes query difficulty with noise. This is the median over queries of each
+    one's IQR / median across its repeats; the plain spread where no query has 4 repeats."""
+    a = np.asarray(list(samples), dtype=float)
+    if period <= 1 or a.size < 4 * period:
+        return relative_spread(samples)
+    spreads = [relative_spread(a[q::period].tolist()) for q in range(period)]
+    spreads = [s for s in spreads if s is not None]
+    return float(np.median(spreads)) if spreads else relative_spread(samples)
+
+
 def disjoint(first: Sequence[float] | None, second: Sequence[float] | None) -> bool:
     """Do two ``[low, high]`` intervals not overlap? False where either is unknown."""
     if not _interval(first) or not _interval(second):

@@ -168,3 +168,13 @@ def test_per_query_times_one_call_per_sample(scenario):
     settings = replace(SETTINGS, scenario=scenario, queries=6)
     outcomes, _ = measure(["dense", "good"], {"dense": 0.001, "good": 0.0001}, settings)
     assert all(o.calls_per_sample == 1 for o in outcomes.values())
+
+
+def test_per_query_times_every_query_several_times_so_its_noise_can_be_told_from_its_cost():
+    from suite.measure import REPEATS_PER_QUERY
+
+    settings = replace(SETTINGS, scenario="per_query", queries=6, max_repeats=5)
+    outcomes, _ = measure(["dense", "good"], {"dense": 0.001, "good": 0.0001}, settings)
+    for outcome in outcomes.values():
+        assert outcome.rotation == 6
+        assert len(outcome.samples_s) >= REPEATS_PER_QUERY * 6  # above max_repeats

@@ -53,3 +53,14 @@ def test_relative_spread_and_round_ratios():
     assert uncertainty.round_ratios([2.0, 4.0, 6.0], [1.0, 2.0]) == [2.0, 2.0]
     assert uncertainty.disjoint([1.0, 2.0], [2.5, 3.0])
     assert not uncertainty.disjoint([1.0, 2.0], [1.5, 3.0]) and not uncertainty.disjoint([], [1, 2])
+
+
+def test_per_query_noise_is_each_querys_spread_across_repeats_not_the_mix_of_queries():
+    from suite.uncertainty import relative_spread, repeat_spread
+
+    costs = np.array([1.0, 2.0, 4.0, 8.0])  # four queries of very different cost
+    jitter = 1 + 0.02 * np.random.default_rng(0).standard_normal(40)
+    samples = list(np.tile(costs, 10) * jitter)  # timed in rotation, 10 repeats each
+    assert relative_spread(samples) > 0.5  # the mix looks "noisy"
+    assert repeat_spread(samples, 4) < 0.05  # each query repeats within ~2 %
+    assert repeat_spread(samples[:8], 4) == relative_spread(samples[:8])  # too few repeats
