@@ -34,6 +34,8 @@ class Peaks:
     method: str
     cache_bytes_per_s: float | None = None  # read bandwidth of the last-level cache
     cache_bytes: float | None = None  # working sets up to this size are read at that rate
+    l2_bytes_per_s: float | None = None  # read bandwidth of the cores' L2s, all cores
+    l2_bytes: float | None = None  # ... for working sets up to this size
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,14 +43,16 @@ class Peaks:
     def bandwidth_for(self, bytes_moved: float) -> float:
         """Bytes/s for a working set of ``bytes_moved`` (``suite.metrics.bandwidth_for``)."""
         return metrics.bandwidth_for(bytes_moved, self.bytes_per_s, self.cache_bytes_per_s,
-                                     self.cache_bytes)
+                                     self.cache_bytes, self.l2_bytes_per_s, self.l2_bytes)
 
     def merged(self, other: Peaks) -> Peaks:
         """The best of two readings, figure by figure (peaks are ceilings)."""
         return Peaks(max(self.flops_per_s, other.flops_per_s),
                      max(self.bytes_per_s, other.bytes_per_s), other.method,
                      _max_or_none(self.cache_bytes_per_s, other.cache_bytes_per_s),
-                     other.cache_bytes or self.cache_bytes)
+                     other.cache_bytes or self.cache_bytes,
+                     _max_or_none(self.l2_bytes_per_s, other.l2_bytes_per_s),
+                     other.l2_bytes or self.l2_bytes)
 
 
 def _max_or_none(a: float | None, b: float | None) -> float | None:
@@ -106,6 +110,7 @@ class CpuDevice(Device):
         copy = _best_rate(_cpu_copy_bytes())
         try:
             stream, cache_rate, cache_bytes = _cpu_read_streams()
+            l2_rate, l2_bytes = _cpu_l2_reads()
         except Exception:  # no numba threads here: the copy alone stands for memory
             return Peaks(flops, copy, "float32 GEMM 2048^3 (numpy BLAS); memory: 256 MiB "
                          "np.copyto, read+write bytes")
@@ -114,7 +119,11 @@ class CpuDevice(Device):
         if cache_rate:
             method += (f"; cache: all-core reads of {CACHE_PROBE_BYTES >> 20} MiB, for working "
                        f"sets up to half the {int(cache_bytes * 2) >> 20} MiB last-level cache")
-        return Peaks(flops, max(copy, stream), method, cache_rate, cache_bytes)
+        if l2_rate:
+            method += (f"; L2: all-core re-reads of a quarter of each core's L2, for working "
+                       f"sets up to 90% of the cores' {int(l2_bytes / 0.9) >> 20} MiB of L2")
+        return Peaks(flops, max(copy, stream), method, cache_rate, cache_bytes, l2_rate,
+                     l2_bytes)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "cpu_model": cpu_model(),
@@ -297,6 +306,21 @@ def _cpu_read_streams() -> tuple[float, float | None, float | None]:
     part = src[:min(CACHE_PROBE_BYTES, llc // 4)]
     cache = _best_rate(lambda: bandwidth.read_rate([part], passes=8))
     return stream, cache, llc / 2
+
+
+def _cpu_l2_reads() -> tuple[float | None, float | None]:
+    """All-core read bandwidth of chunks that stay in each core's L2 (a quarter of it per
+    thread, re-read in place), and the working-set size it stands for (90% of the threads'
+    L2s together); None, None where the L2 size is unknown."""
+    from suite import bandwidth
+
+    l2 = bandwidth.cache_sizes().get(2)
+    if not l2:
+        return None, None
+    src, _ = _copy_buffers()
+    part = src[:l2 // 4 * bandwidth.threads()]
+    rate = _best_rate(lambda: bandwidth.read_rate([part], repeats=64))
+    return rate, 0.9 * l2 * bandwidth.threads()
 
 
 def _cpu_copy_bytes():

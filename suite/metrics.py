@@ -36,17 +36,19 @@ def s_mbu(bytes_activated: float, time_s: float, peak_bytes_per_s: float) -> flo
 
 
 def bandwidth_for(bytes_moved: float, memory_bytes_per_s: float,
-                  cache_bytes_per_s: float | None = None,
-                  cache_bytes: float | None = None) -> float:
-    """The bandwidth a working set of ``bytes_moved`` is read at: the last-level cache's
-    where it fits (``cache_bytes``) and that is faster, else main memory's. A benchmark
-    calls its kernel on the same operands again and again, so a weight that fits stays in
-    the cache between calls; judging it on DRAM bandwidth put dense decode rows "above" the
-    floor (cache-aware roofline, Ilic et al. 2014)."""
-    if (cache_bytes_per_s and cache_bytes and bytes_moved <= cache_bytes
-            and cache_bytes_per_s > memory_bytes_per_s):
-        return cache_bytes_per_s
-    return memory_bytes_per_s
+                  cache_bytes_per_s: float | None = None, cache_bytes: float | None = None,
+                  l2_bytes_per_s: float | None = None, l2_bytes: float | None = None) -> float:
+    """The bandwidth a working set of ``bytes_moved`` is read at: the fastest level that
+    holds it (the cores' L2s within ``l2_bytes``, the last-level cache within
+    ``cache_bytes``), else main memory's. A benchmark calls its kernel on the same operands
+    again and again, so a weight that fits stays in the cache between calls; judging it on
+    DRAM bandwidth put dense decode rows "above" the floor (cache-aware roofline, Ilic et
+    al. 2014)."""
+    rate = memory_bytes_per_s
+    for level_rate, capacity in ((cache_bytes_per_s, cache_bytes), (l2_bytes_per_s, l2_bytes)):
+        if level_rate and capacity and bytes_moved <= capacity:
+            rate = max(rate, level_rate)
+    return rate
 
 
 def roofline_floor_s(flops: float, bytes_moved: float, peak_flops_per_s: float,

@@ -21,8 +21,8 @@ ENV_FILE = "env.json"
 
 
 def best_peaks(run_dir: Path) -> dict[str, dict[str, float]]:
-    """Device -> the best ``flops_per_s``, ``bytes_per_s`` and ``cache_bytes_per_s`` the run
-    measured, and its ``cache_bytes`` ({} if none)."""
+    """Device -> the best ``flops_per_s``, ``bytes_per_s``, ``cache_bytes_per_s`` and
+    ``l2_bytes_per_s`` the run measured, and its ``cache_bytes`` / ``l2_bytes`` ({} if none)."""
     try:
         env = json.loads((run_dir / ENV_FILE).read_text())
     except (OSError, ValueError):
@@ -35,7 +35,8 @@ def best_peaks(run_dir: Path) -> dict[str, dict[str, float]]:
         for device, peak in (segment.get("peaks") or {}).items():
             readings.setdefault(device, []).append(peak)
     for device, items in readings.items():
-        for key in ("flops_per_s", "bytes_per_s", "cache_bytes_per_s", "cache_bytes"):
+        for key in ("flops_per_s", "bytes_per_s", "cache_bytes_per_s", "cache_bytes",
+                    "l2_bytes_per_s", "l2_bytes"):
             values = [p.get(key) for p in items if isinstance(p, dict) and _positive(p.get(key))]
             if values:
                 found.setdefault(device, {})[key] = max(values)
@@ -61,11 +62,14 @@ def _roofline(row: dict[str, Any], best: dict[str, float]) -> None:
     bytes_ = max(bytes_, used.get("bytes_per_s") or 0.0)
     cache = max(best.get("cache_bytes_per_s") or 0.0, used.get("cache_bytes_per_s") or 0.0)
     cache_bytes = best.get("cache_bytes") or used.get("cache_bytes")
+    l2 = max(best.get("l2_bytes_per_s") or 0.0, used.get("l2_bytes_per_s") or 0.0)
+    l2_bytes = best.get("l2_bytes") or used.get("l2_bytes")
     time_s = row["median_s"]
     work = row.get("flops_executed") or row.get("flops_useful")
     moved = row.get("bytes_format")
     if _positive(work) and moved is not None:
-        rate = metrics.bandwidth_for(moved, bytes_, cache or None, cache_bytes)
+        rate = metrics.bandwidth_for(moved, bytes_, cache or None, cache_bytes, l2 or None,
+                                     l2_bytes)
         row["roofline_floor_s"] = metrics.roofline_floor_s(work, moved, flops, rate)
         row["roofline_fraction"] = row["roofline_floor_s"] / time_s
     if _positive(row.get("flops_useful")):
@@ -75,6 +79,8 @@ def _roofline(row: dict[str, Any], best: dict[str, float]) -> None:
     row["peaks"] = {**used, "flops_per_s": flops, "bytes_per_s": bytes_}
     if cache:
         row["peaks"].update(cache_bytes_per_s=cache, cache_bytes=cache_bytes)
+    if l2:
+        row["peaks"].update(l2_bytes_per_s=l2, l2_bytes=l2_bytes)
 
 
 def _intervals(row: dict[str, Any]) -> None:

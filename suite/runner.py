@@ -245,7 +245,7 @@ class EnvFile:
             best = holder.get(device) or {}
             holder[device] = {**peaks.as_dict(), **{
                 k: max(best.get(k) or 0.0, getattr(peaks, k) or 0.0)
-                for k in ("flops_per_s", "bytes_per_s", "cache_bytes_per_s")}}
+                for k in ("flops_per_s", "bytes_per_s", "cache_bytes_per_s", "l2_bytes_per_s")}}
         self._save()
 
     def peak_readings(self) -> dict[str, list[dict[str, Any]]]:

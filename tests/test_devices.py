@@ -183,8 +183,11 @@ def test_the_cpu_peaks_read_memory_on_every_core_and_know_the_cache():
     assert peaks.bytes_per_s > 1e9 and "all-core read" in peaks.method
     if bandwidth.llc_bytes():
         assert peaks.cache_bytes == bandwidth.llc_bytes() / 2
-        assert peaks.bandwidth_for(1 << 20) == max(peaks.cache_bytes_per_s, peaks.bytes_per_s)
+        assert peaks.bandwidth_for(64 << 20) == max(peaks.cache_bytes_per_s, peaks.bytes_per_s)
         assert peaks.bandwidth_for(4 * peaks.cache_bytes) == peaks.bytes_per_s
+    if bandwidth.cache_sizes().get(2):
+        assert peaks.l2_bytes == 0.9 * bandwidth.cache_sizes()[2] * bandwidth.threads()
+        assert peaks.bandwidth_for(peaks.l2_bytes) >= peaks.bandwidth_for(peaks.l2_bytes + 1)
 
 
 def test_the_read_probe_reads_whole_rows_of_every_buffer():
@@ -195,4 +198,5 @@ def test_the_read_probe_reads_whole_rows_of_every_buffer():
     buffer = np.ones(3 * bandwidth.WIDTH + 7, dtype=np.float32)
     assert bandwidth.as_rows(buffer).shape == (3, bandwidth.WIDTH)
     assert bandwidth.read_rate([buffer, buffer]) > 0
+    assert bandwidth.read_rate([buffer], repeats=3) > 0
     assert bandwidth._parse_size("491520K") == 491520 * 1024

@@ -37,6 +37,9 @@ def test_a_working_set_that_fits_the_cache_is_floored_on_the_cache_bandwidth():
     assert metrics.bandwidth_for(1e9, 30e9, 50e9, 240e6) == 30e9
     assert metrics.bandwidth_for(16e6, 30e9, None, None) == 30e9
     assert metrics.bandwidth_for(16e6, 30e9, 20e9, 240e6) == 30e9  # a slower "cache" never wins
+    # 3 MB also fits the cores' 3.7 MB of L2, read at 200 GB/s: the fastest level that holds it
+    assert metrics.bandwidth_for(3e6, 30e9, 50e9, 240e6, 200e9, 3.7e6) == 200e9
+    assert metrics.bandwidth_for(16e6, 30e9, 50e9, 240e6, 200e9, 3.7e6) == 50e9
 
 
 def test_reassess_takes_a_cache_resident_row_against_the_cache_peak():
