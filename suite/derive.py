@@ -171,11 +171,10 @@ def _performance(record: ResultRecord, outcome: Outcome, peaks: Peaks | None) ->
     if peaks is None:
         return
     record.peaks = peaks.as_dict()
-    bandwidth = peaks.bandwidth_for(record.bytes_format)
+    level, bandwidth = peaks.memory_level(record.bytes_format)
     record.roofline_floor_s = metrics.roofline_floor_s(
         record.flops_executed, record.bytes_format, peaks.flops_per_s, bandwidth)
-    record.extra["roofline_memory"] = ("memory" if bandwidth == peaks.bytes_per_s else
-                                       "L2" if bandwidth == peaks.l2_bytes_per_s else "cache")
+    record.extra["roofline_memory"] = level
     record.roofline_fraction = record.roofline_floor_s / t
     record.s_mfu = metrics.s_mfu(record.flops_useful, t, peaks.flops_per_s)
     record.s_mbu = metrics.s_mbu(record.bytes_activated, t, peaks.bytes_per_s)

@@ -14,7 +14,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -40,10 +40,21 @@ class Peaks:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Peaks:
+        """A reading as ``as_dict`` (or ``env.json``) wrote it; keys it does not know are
+        left out, missing rates are 0 (older files have no cache levels)."""
+        known = {f.name for f in fields(cls)} & set(data)
+        return cls(**{"flops_per_s": 0.0, "bytes_per_s": 0.0, "method": "",
+                      **{k: data[k] for k in known if data[k] is not None}})
+
+    def memory_level(self, bytes_moved: float) -> tuple[str, float]:
+        """(level, bytes/s) for a working set of ``bytes_moved`` (``suite.metrics.memory_level``)."""
+        return metrics.memory_level(bytes_moved, self.bytes_per_s, self.cache_bytes_per_s,
+                                    self.cache_bytes, self.l2_bytes_per_s, self.l2_bytes)
+
     def bandwidth_for(self, bytes_moved: float) -> float:
-        """Bytes/s for a working set of ``bytes_moved`` (``suite.metrics.bandwidth_for``)."""
-        return metrics.bandwidth_for(bytes_moved, self.bytes_per_s, self.cache_bytes_per_s,
-                                     self.cache_bytes, self.l2_bytes_per_s, self.l2_bytes)
+        return self.memory_level(bytes_moved)[1]
 
     def merged(self, other: Peaks) -> Peaks:
         """The best of two readings, figure by figure (peaks are ceilings)."""

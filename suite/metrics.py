@@ -35,20 +35,27 @@ def s_mbu(bytes_activated: float, time_s: float, peak_bytes_per_s: float) -> flo
     return bytes_activated / time_s / peak_bytes_per_s
 
 
-def bandwidth_for(bytes_moved: float, memory_bytes_per_s: float,
-                  cache_bytes_per_s: float | None = None, cache_bytes: float | None = None,
-                  l2_bytes_per_s: float | None = None, l2_bytes: float | None = None) -> float:
-    """The bandwidth a working set of ``bytes_moved`` is read at: the fastest level that
-    holds it (the cores' L2s within ``l2_bytes``, the last-level cache within
-    ``cache_bytes``), else main memory's. A benchmark calls its kernel on the same operands
-    again and again, so a weight that fits stays in the cache between calls; judging it on
-    DRAM bandwidth put dense decode rows "above" the floor (cache-aware roofline, Ilic et
-    al. 2014)."""
-    rate = memory_bytes_per_s
-    for level_rate, capacity in ((cache_bytes_per_s, cache_bytes), (l2_bytes_per_s, l2_bytes)):
-        if level_rate and capacity and bytes_moved <= capacity:
-            rate = max(rate, level_rate)
-    return rate
+def memory_level(bytes_moved: float, memory_bytes_per_s: float,
+                 cache_bytes_per_s: float | None = None, cache_bytes: float | None = None,
+                 l2_bytes_per_s: float | None = None,
+                 l2_bytes: float | None = None) -> tuple[str, float]:
+    """Where a working set of ``bytes_moved`` is read from and at what rate: the fastest
+    level that holds it (``"L2"``: the cores' L2s within ``l2_bytes``; ``"cache"``: the
+    last-level cache within ``cache_bytes``), else ``"memory"``. A benchmark calls its
+    kernel on the same operands again and again, so a weight that fits stays in the cache
+    between calls; judging it on DRAM bandwidth put dense decode rows "above" the floor
+    (cache-aware roofline, Ilic et al. 2014)."""
+    level = ("memory", memory_bytes_per_s)
+    for name, rate, capacity in (("cache", cache_bytes_per_s, cache_bytes),
+                                 ("L2", l2_bytes_per_s, l2_bytes)):
+        if rate and capacity and bytes_moved <= capacity and rate > level[1]:
+            level = (name, rate)
+    return level
+
+
+def bandwidth_for(bytes_moved: float, memory_bytes_per_s: float, *levels: float | None) -> float:
+    """The read rate of ``memory_level`` (same arguments)."""
+    return memory_level(bytes_moved, memory_bytes_per_s, *levels)[1]
 
 
 def roofline_floor_s(flops: float, bytes_moved: float, peak_flops_per_s: float,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from suite import metrics, noise, uncertainty
+from suite.devices import Peaks
 
 ENV_FILE = "env.json"
 
@@ -58,29 +59,21 @@ def _roofline(row: dict[str, Any], best: dict[str, float]) -> None:
         return
     if row.get("roofline_fraction") is None and not used:
         return  # no roofline was taken (a failed row, a simulated device without peaks)
-    flops = max(flops, used.get("flops_per_s") or 0.0)
-    bytes_ = max(bytes_, used.get("bytes_per_s") or 0.0)
-    cache = max(best.get("cache_bytes_per_s") or 0.0, used.get("cache_bytes_per_s") or 0.0)
-    cache_bytes = best.get("cache_bytes") or used.get("cache_bytes")
-    l2 = max(best.get("l2_bytes_per_s") or 0.0, used.get("l2_bytes_per_s") or 0.0)
-    l2_bytes = best.get("l2_bytes") or used.get("l2_bytes")
+    # the row's own reading merged with the run's best, figure by figure (method: the row's)
+    run_best = Peaks.from_dict({**best, "method": used.get("method", "")})
+    peaks = Peaks.from_dict(used).merged(run_best)
     time_s = row["median_s"]
     work = row.get("flops_executed") or row.get("flops_useful")
     moved = row.get("bytes_format")
     if _positive(work) and moved is not None:
-        rate = metrics.bandwidth_for(moved, bytes_, cache or None, cache_bytes, l2 or None,
-                                     l2_bytes)
-        row["roofline_floor_s"] = metrics.roofline_floor_s(work, moved, flops, rate)
+        row["roofline_floor_s"] = metrics.roofline_floor_s(work, moved, peaks.flops_per_s,
+                                                           peaks.bandwidth_for(moved))
         row["roofline_fraction"] = row["roofline_floor_s"] / time_s
     if _positive(row.get("flops_useful")):
-        row["s_mfu"] = metrics.s_mfu(row["flops_useful"], time_s, flops)
+        row["s_mfu"] = metrics.s_mfu(row["flops_useful"], time_s, peaks.flops_per_s)
     if row.get("bytes_activated") is not None:
-        row["s_mbu"] = metrics.s_mbu(row["bytes_activated"], time_s, bytes_)
-    row["peaks"] = {**used, "flops_per_s": flops, "bytes_per_s": bytes_}
-    if cache:
-        row["peaks"].update(cache_bytes_per_s=cache, cache_bytes=cache_bytes)
-    if l2:
-        row["peaks"].update(l2_bytes_per_s=l2, l2_bytes=l2_bytes)
+        row["s_mbu"] = metrics.s_mbu(row["bytes_activated"], time_s, peaks.bytes_per_s)
+    row["peaks"] = {**used, **{k: v for k, v in peaks.as_dict().items() if v is not None}}
 
 
 def _intervals(row: dict[str, Any]) -> None:

@@ -242,10 +242,8 @@ class EnvFile:
         reading = {**peaks.as_dict(), "at": now_iso()}
         self.data.setdefault("peak_readings", {}).setdefault(device, []).append(reading)
         for holder in (self.data.setdefault("peaks", {}), self.data["segments"][-1]["peaks"]):
-            best = holder.get(device) or {}
-            holder[device] = {**peaks.as_dict(), **{
-                k: max(best.get(k) or 0.0, getattr(peaks, k) or 0.0)
-                for k in ("flops_per_s", "bytes_per_s", "cache_bytes_per_s", "l2_bytes_per_s")}}
+            best = holder.get(device)
+            holder[device] = (Peaks.from_dict(best).merged(peaks) if best else peaks).as_dict()
         self._save()
 
     def peak_readings(self) -> dict[str, list[dict[str, Any]]]:

@@ -57,3 +57,20 @@ def test_reassess_takes_a_cache_resident_row_against_the_cache_peak():
     large = reassess(row(300e6), best)  # does not fit: judged on DRAM
     assert large["roofline_fraction"] == pytest.approx(10.0)
     assert large["verdict"] == "INVALID"
+
+
+def test_the_memory_level_names_where_the_floor_reads_from():
+    assert metrics.memory_level(3e6, 30e9, 50e9, 240e6, 200e9, 3.7e6) == ("L2", 200e9)
+    assert metrics.memory_level(16e6, 30e9, 50e9, 240e6, 200e9, 3.7e6) == ("cache", 50e9)
+    assert metrics.memory_level(1e9, 30e9, 50e9, 240e6, 200e9, 3.7e6) == ("memory", 30e9)
+
+
+def test_peaks_read_back_from_an_older_env_file_keep_their_figures():
+    from suite.devices import Peaks
+
+    old = {"flops_per_s": 1e11, "bytes_per_s": 2e10, "method": "copy", "at": "2026-11-25"}
+    peaks = Peaks.from_dict(old)  # no cache levels, an unknown key
+    assert (peaks.flops_per_s, peaks.bytes_per_s, peaks.cache_bytes_per_s) == (1e11, 2e10, None)
+    best = peaks.merged(Peaks(5e10, 3e10, "new", 5e10, 240e6))
+    assert (best.flops_per_s, best.bytes_per_s, best.cache_bytes_per_s) == (1e11, 3e10, 5e10)
+    assert best.memory_level(16e6) == ("cache", 5e10)

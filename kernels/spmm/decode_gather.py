@@ -83,9 +83,9 @@ def _gather_dot(typingctx, vals, idx, s0, s1, x, offsets, step, mode, ahead):
             limit = lv.splat(builder, builder.sub(hi, s), ir.VectorType(lv.I64, lanes))
             mask = builder.icmp_signed("<", iota, limit)
             if ahead_bytes:
-                lv.prefetch(builder, builder.gep(vs.data, [s]), ahead_bytes)
-                lv.prefetch(builder, builder.gep(ix.data, [s]),
-                            ahead_bytes * ity.element.width // 8 // context.get_abi_sizeof(fty))
+                lv.prefetch_slots(builder, builder.gep(vs.data, [s]), builder.gep(ix.data, [s]),
+                                  ahead_bytes, context.get_abi_sizeof(fty),
+                                  ity.element.width // 8)
             cols = builder.zext(lv.load_vec(builder, builder.gep(ix.data, [s]), ity), i32v) \
                 if ity.element.width < 32 else lv.load_vec(builder, builder.gep(ix.data, [s]), ity)
             here = builder.load(base)

@@ -97,10 +97,9 @@ def _permute_dot(typingctx, vals, idx, s0, s1, x, offsets, n, m, mode, ahead):
         with cgutils.for_range_slice(builder, lo, hi, lv.const(lanes)) as (s, _):
             left = builder.trunc(builder.sub(hi, s), lv.I32)
             mask = builder.icmp_signed("<", iota, lv.splat(builder, left, i32v))
-            if ahead_bytes:
-                item = context.get_abi_sizeof(fty)
-                lv.prefetch(builder, builder.gep(vs.data, [s]), ahead_bytes)
-                lv.prefetch(builder, builder.gep(ix.data, [s]), ahead_bytes // item)
+            if ahead_bytes:  # uint8 positions
+                lv.prefetch_slots(builder, builder.gep(vs.data, [s]), builder.gep(ix.data, [s]),
+                                  ahead_bytes, context.get_abi_sizeof(fty), 1)
             pos = builder.zext(lv.load_vec(builder, builder.gep(ix.data, [s]),
                                            ir.VectorType(ir.IntType(8), lanes)), i32v)
             index = builder.add(pos, lane_off)

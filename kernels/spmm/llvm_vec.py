@@ -186,6 +186,14 @@ def prefetch(builder, elem_ptr, offset_bytes: int):
     builder.call(fn, [ptr, ir.Constant(I32, 0), ir.Constant(I32, 3), ir.Constant(I32, 1)])
 
 
+def prefetch_slots(builder, vals_ptr, idx_ptr, ahead_bytes: int, value_bytes: int,
+                   index_bytes: int):
+    """Prefetch ``ahead_bytes`` ahead in a value stream and the same slots ahead in its
+    index stream (``index_bytes`` per slot against ``value_bytes``)."""
+    prefetch(builder, vals_ptr, ahead_bytes)
+    prefetch(builder, idx_ptr, ahead_bytes * index_bytes // value_bytes)
+
+
 def popcount(builder, word):
     fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(word.type, [word.type]),
                                         f"llvm.ctpop.i{word.type.width}")
