@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 from suite import threads
 
 threads.apply()  # before numpy loads: idle BLAS / OpenMP pools sleep instead of spinning
 
 import numpy as np  # noqa: E402
+from interleaved import check_then_time  # noqa: E402  (this folder)
 
 from kernels.spmm import (  # noqa: E402
     decode_expand,
@@ -90,16 +90,7 @@ def main() -> None:
         ref = w.astype(np.float64) @ x.astype(np.float64)
         runs, format_bytes = variants(pattern, w)
         runs["dense"] = lambda v, w=w: w @ v
-        for name, run in runs.items():
-            err = np.linalg.norm(run(x) - ref) / np.linalg.norm(ref)
-            if not err < 1e-5:
-                raise SystemExit(f"{pattern} {name}: relative error {err:.2e} (allowed < 1e-5)")
-        times = {name: [] for name in runs}
-        for _ in range(args.repeats):
-            for name, run in runs.items():
-                start = time.perf_counter()
-                run(x)
-                times[name].append(time.perf_counter() - start)
+        times = check_then_time(runs, x, ref, args.repeats, pattern)
         dense = np.median(times["dense"])
         for name, samples in times.items():
             median = np.median(samples)

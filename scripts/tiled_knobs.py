@@ -12,13 +12,13 @@ docs/kernels-spmm.md ("Large N, 1:4 at 1024^3, re-examined") comes from it.
 from __future__ import annotations
 
 import argparse
-import time
 
 from suite import threads
 
 threads.apply()  # before numpy loads: idle BLAS / OpenMP pools sleep instead of spinning
 
 import numpy as np  # noqa: E402
+from interleaved import check_then_time  # noqa: E402  (this folder)
 
 from kernels.spmm import formats, paths, tiled, vec_modes  # noqa: E402
 
@@ -51,16 +51,7 @@ def main() -> None:
     finally:
         tiled.ROWS_PER_TASK, tiled.SLAB_BYTES[MODE] = saved
     runs["dense"] = lambda v: w @ v
-    for name, run in runs.items():
-        err = np.linalg.norm(run(x) - ref) / np.linalg.norm(ref)
-        if not err < 1e-5:
-            raise SystemExit(f"{name}: relative error {err:.2e} (allowed < 1e-5)")
-    times = {name: [] for name in runs}
-    for _ in range(args.repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run(x)
-            times[name].append(time.perf_counter() - start)
+    times = check_then_time(runs, x, ref, args.repeats)
     dense = np.median(times["dense"])
     for name, samples in times.items():
         print(f"{name:24s} {np.median(samples) * 1e3:8.3f} ms  x{dense / np.median(samples):.2f}")
